@@ -50,11 +50,11 @@ class GraphTooLargeError(SnntopoError, MemoryError):
 
 def check_fraction(what: str, value: float, *, upper_inclusive: bool = False) -> float:
     """Return ``value`` as a float if it lies in [0, 1) (or [0, 1]), else raise InvalidValueError."""
+    accepted = "a number in [0, 1" + ("]" if upper_inclusive else ")")
     try:
         x = float(value)
     except (TypeError, ValueError):
-        raise InvalidValueError(what, value, "a number in [0, 1" + ("]" if upper_inclusive else ")")) from None
-    ok = 0.0 <= x <= 1.0 if upper_inclusive else 0.0 <= x < 1.0
-    if not ok:
-        raise InvalidValueError(what, value, "a number in [0, 1" + ("]" if upper_inclusive else ")"))
+        raise InvalidValueError(what, value, accepted) from None
+    if not (0.0 <= x <= 1.0 if upper_inclusive else 0.0 <= x < 1.0):
+        raise InvalidValueError(what, value, accepted)
     return x

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -15,7 +16,7 @@ def mlp(input_shape: tuple[int, int, int], num_classes: int, hidden: tuple[int, 
     """Flatten → (Linear → ReLU) × len(hidden) → Linear."""
     widths = [math.prod(input_shape), *(int(h) for h in hidden)]
     layers: list[nn.Module] = [nn.Flatten()]
-    for a, b in zip(widths[:-1], widths[1:], strict=True):
+    for a, b in itertools.pairwise(widths):
         layers += [nn.Linear(a, b), nn.ReLU()]
     layers.append(nn.Linear(widths[-1], num_classes))
     return nn.Sequential(*layers)
