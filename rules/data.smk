@@ -1,0 +1,17 @@
+rule prepare_dataset:
+    """Load (and, if allowed, download) a dataset once; record shapes, sizes and a test-split checksum."""
+    output:
+        RESULTS / "data/{dataset}.json",
+    params:
+        options=dataset_options,
+        root=config.get("data_root", "data"),
+        download=config.get("download", False),
+    log:
+        RESULTS / "logs/prepare_dataset/{dataset}.log",
+    benchmark:
+        RESULTS / "benchmarks/prepare_dataset/{dataset}.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    script:
+        "../scripts/prepare_dataset.py"
