@@ -4,7 +4,9 @@ Configuration: config/config.yaml (embedded default) or --configfile config/pape
 config/schema.yaml before any job is scheduled.
 """
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
+
+from snntopo.config import validate_config
 
 min_version("9.0")
 
@@ -12,7 +14,8 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-validate(config, "config/schema.yaml")
+# Fill defaults and fail before scheduling anything, one line per problem naming the key and what is accepted.
+config.update(validate_config(config, workflow.source_path("config/schema.yaml")))
 
 
 include: "rules/common.smk"
@@ -21,7 +24,7 @@ include: "rules/init.smk"
 
 
 rule all:
+    default_target: True
     """Every output of the configured sweep."""
     input:
         init_targets(),
-    default_target: True

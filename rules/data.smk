@@ -2,10 +2,6 @@ rule prepare_dataset:
     """Load (and, if allowed, download) a dataset once; record shapes, sizes and a test-split checksum."""
     output:
         RESULTS / "data/{dataset}.json",
-    params:
-        options=dataset_options,
-        root=config.get("data_root", "data"),
-        download=config.get("download", False),
     log:
         RESULTS / "logs/prepare_dataset/{dataset}.log",
     benchmark:
@@ -13,5 +9,9 @@ rule prepare_dataset:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        options=dataset_options,
+        root=config.get("data_root", "data"),
+        download=config.get("download", False),
     script:
         "../scripts/prepare_dataset.py"

@@ -1,18 +1,14 @@
 """Snakemake entry point: seeded initialisation of one model for one dataset's input shape."""
 
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _common import setup_logging  # noqa: E402
+import torch
 
-import torch  # noqa: E402
+from snntopo.models import count_parameters, init_model
+from snntopo.utils import atomic_path, job_logger, tensors_checksum
 
-from snntopo.models import count_parameters, init_model  # noqa: E402
-from snntopo.utils import atomic_path, tensors_checksum  # noqa: E402
-
-log = setup_logging(snakemake)
+log = job_logger(f"snntopo.{snakemake.rule}", snakemake.log[0] if snakemake.log else None)
 info = json.loads(Path(snakemake.input.dataset).read_text())
 wc = snakemake.wildcards
 model = init_model(wc.model, info["input_shape"], info["num_classes"], seed=int(wc.seed))

@@ -1,15 +1,9 @@
 """Snakemake entry point: load one dataset and write its summary JSON."""
 
-import sys
-from pathlib import Path
+from snntopo.data import load_dataset
+from snntopo.utils import job_logger, write_json
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _common import setup_logging  # noqa: E402
-
-from snntopo.data import load_dataset  # noqa: E402
-from snntopo.utils import write_json  # noqa: E402
-
-log = setup_logging(snakemake)
+log = job_logger(f"snntopo.{snakemake.rule}", snakemake.log[0] if snakemake.log else None)
 bundle = load_dataset(
     snakemake.wildcards.dataset,
     root=snakemake.params.root,

@@ -60,7 +60,7 @@ def test_conv6_parameter_count_closed_form():
     assert count_parameters(build_model("conv6", (3, 32, 32), 10)) == conv + fc
 
 
-@pytest.mark.parametrize("name", STUDY_MODELS + ["mlp", "cnn"])
+@pytest.mark.parametrize("name", [*STUDY_MODELS, "mlp", "cnn"])
 @pytest.mark.parametrize("shape", [(3, 32, 32), (1, 8, 8)])
 def test_forward_shapes(name, shape):
     model = build_model(name, shape, 7).eval()
@@ -69,7 +69,9 @@ def test_forward_shapes(name, shape):
     assert torch.isfinite(out).all()
 
 
-@pytest.mark.parametrize(("name", "layers"), [("conv6", 9), ("resnet20", 22), ("resnet32", 34), ("wrn28_2", 29)])
+@pytest.mark.parametrize(
+    ("name", "layers"), [("conv6", 9), ("resnet20", 22), ("resnet32", 34), ("wrn28_2", 29)]
+)
 def test_prunable_layer_counts_match_published_tables(name, layers):
     # METHOD.md §6: layers per network in the released per-layer CSVs (shortcut convs included).
     params = prunable_parameters(build_model(name, (3, 32, 32), 10))
@@ -85,7 +87,7 @@ def test_prunable_parameters_are_conv_and_linear_weights_in_module_order():
 
 def test_same_seed_same_weights_different_seed_different():
     a, b, c = (init_model("resnet20", (3, 32, 32), 10, seed=s) for s in (0, 0, 1))
-    for (name, pa), pb, pc in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values()):
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(pa, pb), name
     assert not torch.equal(a.conv1.weight, c.conv1.weight)
 
