@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from sklearn.datasets import load_digits
+from torch.utils.data import DataLoader
 
 from snntopo.data import (
     DATASETS,
@@ -444,3 +445,17 @@ def test_registry_and_unknown_names():
 def test_digits_invalid_values(options, culprit):
     with pytest.raises(InvalidValueError, match=culprit):
         load_dataset("digits", **options)
+
+
+def test_augmentation_reproducible_under_dataloader_workers():
+    b = load_dataset("digits", augment=True)
+
+    def first_batch(seed: int) -> torch.Tensor:
+        # DataLoader derives each worker's torch seed from its generator, so one seed fixes every crop
+        loader = DataLoader(
+            b.train, batch_size=64, shuffle=True, num_workers=2, generator=torch.Generator().manual_seed(seed)
+        )
+        return next(iter(loader))[0]
+
+    assert torch.equal(first_batch(0), first_batch(0))
+    assert not torch.equal(first_batch(0), first_batch(1))

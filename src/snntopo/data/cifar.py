@@ -102,6 +102,8 @@ def _load_cifar(
     except RuntimeError as err:  # torchvision's "Dataset not found or corrupted"
         raise DatasetNotFoundError(_not_found_message(label, verified, root, download)) from err
     except OSError as err:  # no network, DNS, HTTP errors while downloading
+        if not download:
+            raise
         raise DatasetNotFoundError(
             f"could not download {label} from {verified.url} into {root.resolve()}: {err}. Without network, "
             f"download the archive elsewhere and extract it there so that {verified.base_folder}/ holds the "

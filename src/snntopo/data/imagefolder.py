@@ -143,6 +143,5 @@ def load_imagefolder(
             "augment": augment,
             "interpolation": interpolation,
             "test_dir": test_root.name,
-            "root": str(root),
         },
     )
