@@ -11,9 +11,7 @@ pytestmark = pytest.mark.workflow
 
 
 def test_dataset_and_init_rules_run_and_are_reproducible(workflow):
-    workflow.write_config(
-        {"datasets": {"digits": {"size": 8}}, "models": ["mlp", "cnn"], "seeds": [0, 3]}
-    )
+    workflow.write_config({"datasets": {"digits": {"size": 8}}, "models": ["mlp", "cnn"], "seeds": [0, 3]})
     workflow.run()
     info = json.loads((workflow.path / "results/data/digits.json").read_text())
     assert info["input_shape"] == [1, 8, 8]
