@@ -23,8 +23,8 @@ include: "rules/data.smk"
 include: "rules/init.smk"
 
 
+# Every output of the configured sweep (rules from the includes come first, hence default_target).
 rule all:
     default_target: True
-    """Every output of the configured sweep."""
     input:
         init_targets(),
