@@ -4,6 +4,9 @@ Configuration: config/config.yaml (embedded default) or --configfile config/pape
 config/schema.yaml before any job is scheduled.
 """
 
+import os
+from pathlib import Path
+
 from snakemake.utils import min_version
 
 from snntopo.config import validate_config
@@ -12,6 +15,12 @@ min_version("9.0")
 
 
 configfile: "config/config.yaml"
+
+
+# Jobs import the library from this checkout whatever their environment (.venv or --sdm conda).
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(Path(workflow.basedir) / "src"), os.environ.get("PYTHONPATH")])
+)
 
 
 # Fill defaults and fail before scheduling anything, one line per problem naming the key and what is accepted.

@@ -13,5 +13,7 @@ rule prepare_dataset:
         options=dataset_options,
         root=config.get("data_root", "data"),
         download=config.get("download", False),
+    conda:
+        "../envs/torch.yaml"
     script:
         "../scripts/prepare_dataset.py"

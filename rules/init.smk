@@ -11,5 +11,7 @@ rule init_model:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        "../envs/torch.yaml"
     script:
         "../scripts/init_model.py"
