@@ -6,6 +6,8 @@ rule prepare_dataset:
         RESULTS / "logs/prepare_dataset/{dataset}.log",
     benchmark:
         RESULTS / "benchmarks/prepare_dataset/{dataset}.tsv"
+    conda:
+        "../envs/torch.yaml"
     resources:
         mem_mb=2000,
         runtime=30,
@@ -13,7 +15,5 @@ rule prepare_dataset:
         options=dataset_options,
         root=config.get("data_root", "data"),
         download=config.get("download", False),
-    conda:
-        "../envs/torch.yaml"
     script:
         "../scripts/prepare_dataset.py"

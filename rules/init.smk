@@ -8,10 +8,10 @@ rule init_model:
         RESULTS / "logs/init_model/{dataset}/{model}/seed{seed}.log",
     benchmark:
         RESULTS / "benchmarks/init_model/{dataset}/{model}/seed{seed}.tsv"
+    conda:
+        "../envs/torch.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/torch.yaml"
     script:
         "../scripts/init_model.py"
