@@ -19,7 +19,8 @@ configfile: "config/config.yaml"
 
 # Jobs import the library from this checkout whatever their environment (.venv or --sdm conda).
 _src = str(Path(workflow.basedir) / "src")
-os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [_src, os.environ.get("PYTHONPATH")])))
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(filter(None, [_src, os.environ.get("PYTHONPATH")]))
 )
 
 
