@@ -122,3 +122,23 @@ def test_too_small_input_is_refused_with_the_model_named(name, shape):
     with pytest.raises((InvalidValueError, ValueError)) as err:
         build_model(name, shape, 10)
     assert name in str(err.value) or "8×8" in str(err.value) or "input_shape" in str(err.value)
+
+
+def test_init_file_round_trip_and_tamper_detection(tmp_path):
+    from snntopo.errors import CheckpointError
+    from snntopo.models import load_init, save_init
+
+    path = tmp_path / "init.pt"
+    saved = save_init(path, "cnn", (1, 8, 8), 10, seed=4)
+    loaded, info = load_init(path)
+    assert info["model"] == "cnn" and info["seed"] == 4 and info["input_shape"] == [1, 8, 8]
+    assert all(torch.equal(a, b) for a, b in zip(saved.state_dict().values(), loaded.state_dict().values(),
+                                                 strict=True))  # fmt: skip
+    payload = torch.load(path, weights_only=True)
+    payload["state_dict"]["conv1.weight"][0, 0, 0, 0] += 1.0
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="checksum"):
+        load_init(path)
+    path.write_bytes(b"not a torch file")
+    with pytest.raises(CheckpointError, match="init.pt"):
+        load_init(path)

@@ -13,6 +13,7 @@ from snntopo.models.registry import (
     prunable_parameters,
     register_model,
 )
+from snntopo.models.store import load_init, save_init
 
 __all__ = [
     "MODELS",
@@ -20,6 +21,8 @@ __all__ = [
     "count_parameters",
     "init_model",
     "kaiming_init",
+    "load_init",
     "prunable_parameters",
     "register_model",
+    "save_init",
 ]
