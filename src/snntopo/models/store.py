@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,7 +40,7 @@ def load_init(path: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, Any]]:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         model = build_model(payload["model"], payload["input_shape"], payload["num_classes"])
         model.load_state_dict(payload["state_dict"])
-    except (OSError, RuntimeError, KeyError, EOFError, ValueError) as err:
+    except (OSError, RuntimeError, KeyError, EOFError, ValueError, TypeError, pickle.UnpicklingError) as err:
         raise CheckpointError(f"cannot read initialisation {os.fspath(path)!r}: {err}") from None
     if tensors_checksum(payload["state_dict"]) != payload["checksum"]:
         raise CheckpointError(f"initialisation {os.fspath(path)!r} does not match its checksum")
