@@ -44,8 +44,8 @@ $(STAMP): requirements.txt pyproject.toml
 	@rm -rf .stamps && mkdir -p .stamps && touch $(STAMP)
 
 run: setup
-	@echo "[run] snakemake --profile profiles/default (config/config.yaml) ..."
-	@source $(VENV)/bin/activate && snakemake --profile profiles/default --cores $(CORES)
+	@echo "[run] snakemake (config/config.yaml; workflow profile profiles/default) ..."
+	@source $(VENV)/bin/activate && snakemake --cores $(CORES)
 	@echo "[run] done: results/ (see README, 'What make run produces')"
 
 test: setup
