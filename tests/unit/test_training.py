@@ -191,7 +191,7 @@ def test_dense_run_has_no_mask_and_learns(tmp_path):
 # --- resume after kill -----------------------------------------------------------------------------------
 
 
-def _launch(out_dir: Path, marker_dir: Path) -> subprocess.Popen:
+def _launch(out_dir: Path, marker_dir: Path, stop_at: int = 0) -> subprocess.Popen:
     marker_dir.mkdir()
     env = dict(
         os.environ,
@@ -200,7 +200,7 @@ def _launch(out_dir: Path, marker_dir: Path) -> subprocess.Popen:
         ),
     )
     return subprocess.Popen(
-        [sys.executable, str(JOB_PATH), str(out_dir), str(marker_dir)],
+        [sys.executable, str(JOB_PATH), str(out_dir), str(marker_dir), str(stop_at)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -226,11 +226,11 @@ def test_resume_after_kill_is_bitwise_identical(tmp_path):
 
     out = tmp_path / "killed"
     # 1st process: killed half-way through epoch 2 (its 2nd pass over the data)
-    _kill_at(_launch(out, tmp_path / "m1"), tmp_path / "m1" / "mid-2")
+    _kill_at(_launch(out, tmp_path / "m1", stop_at=2), tmp_path / "m1" / "mid-2")
     fp = run_fingerprint(job.make_job()[0], masks, recipe, job.SEED, bundle)  # model at its init
     assert load_checkpoint(out / CHECKPOINT, fp)["epoch"] == 1
     # 2nd process resumes after epoch 1 and is killed half-way through epoch 3 (its 2nd pass)
-    _kill_at(_launch(out, tmp_path / "m2"), tmp_path / "m2" / "mid-2")
+    _kill_at(_launch(out, tmp_path / "m2", stop_at=2), tmp_path / "m2" / "mid-2")
     assert load_checkpoint(out / CHECKPOINT, fp)["epoch"] == 2
     assert not (out / METRICS).exists()
     # 3rd process finishes
@@ -395,3 +395,16 @@ def test_data_loader_workers_give_the_same_run(tmp_path):
         )
         runs.append(model.state_dict())
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+
+
+@pytest.mark.slow
+def test_digits_resnet20_dense_reaches_90_percent_with_default_recipe(tmp_path):
+    """Acceptance: the embedded default (digits at 8×8, the config's default size) trains ResNet-20 dense
+    to > 90 % test accuracy with the default digits recipe (≈ 30 s on one idle core)."""
+    from snntopo.data import load_dataset
+
+    bundle = load_dataset("digits", size=8)
+    model = init_model("resnet20", bundle.input_shape, bundle.num_classes, seed=0)
+    metrics = train(model, None, bundle, recipe_for("digits", "resnet20"), tmp_path, seed=0, device="cpu")
+    assert metrics["final_accuracy"] > 0.90
+    assert metrics["epochs"] == recipe_for("digits", "resnet20").epochs
