@@ -315,6 +315,15 @@ def test_checkpoint_of_another_run_is_refused(finished_run, tmp_path, change, fi
     assert f"{field}: checkpoint" in str(err.value)
 
 
+def test_kill_during_checkpoint_write_leaves_old_checkpoint_and_stale_temp_is_removed(finished_run, tmp_path):
+    src, masks = finished_run
+    out = _copy_run(src, tmp_path / "run")
+    stale = out / f".{CHECKPOINT}.abc123.tmp"  # what atomic_path leaves when killed mid-write
+    stale.write_bytes((out / CHECKPOINT).read_bytes()[:1000])
+    metrics = train(tiny_model(), masks, tiny_bundle(), tiny_recipe(epochs=1), out, seed=0, device="cpu")
+    assert metrics["epochs"] == 1 and not stale.exists()
+
+
 def test_existing_checkpoint_without_resume_is_an_error(finished_run, tmp_path):
     src, masks = finished_run
     out = _copy_run(src, tmp_path / "run")

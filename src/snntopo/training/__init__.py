@@ -19,7 +19,7 @@ from snntopo.training.loop import (
     train,
 )
 from snntopo.training.masking import MaskApplier, masks_checksum, zero_fraction
-from snntopo.training.recipes import RECIPES, Recipe, recipe_for
+from snntopo.training.recipes import RECIPES, Recipe, field_names, recipe_for
 
 __all__ = [
     "CHECKPOINT",
@@ -33,6 +33,7 @@ __all__ = [
     "Recipe",
     "TrainStep",
     "evaluate",
+    "field_names",
     "load_checkpoint",
     "masks_checksum",
     "recipe_for",
