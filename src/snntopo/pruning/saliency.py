@@ -1,0 +1,485 @@
+"""Saliency pruners: magnitude, SNIP, iterative SNIP, GraSP, SynFlow, ProsPr.
+
+Each computes one score per weight and keeps the global top-k (:func:`global_topk_masks`, exact count,
+deterministic ties). Defaults are the MGE study's settings (METHOD.md §5.1). Every ``*_scores`` function
+is public so that tests (and curious users) can check the scores themselves, not only the masks.
+
+Memory: second-order pruners (GraSP, ProsPr) split each batch into chunks of ``chunk_size`` samples and
+accumulate gradients and Hessian-vector products chunk by chunk, so that only one chunk's double-backward
+graph is alive at a time. Without batch statistics this is exactly the full-batch computation; with
+BatchNorm in training mode each chunk is normalised by its own statistics ("ghost" batch norm), as the
+reference GraSP code did with its two half-batches. ``chunk_size=None`` uses the whole batch at once.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
+
+from snntopo.errors import InvalidValueError
+from snntopo.models import prunable_parameters
+from snntopo.pruning.batches import Batch, as_batch, batch_stream, chunks, is_dataset, one_pass
+from snntopo.pruning.masks import Masks, _prunable_biases, global_topk_masks, keep_count
+from snntopo.pruning.registry import register_pruner
+
+Tensors = dict[str, torch.Tensor]
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+# --------------------------------------------------------------------------------------------- magnitude
+@register_pruner("magnitude")
+def magnitude(model: nn.Module, sparsity: float, data: object, seed: int) -> Masks:
+    """Keep the weights of largest |w| globally (data-free)."""
+    return global_topk_masks({n: p.detach().abs() for n, p in prunable_parameters(model).items()}, sparsity)
+
+
+# -------------------------------------------------------------------------------------------------- SNIP
+@register_pruner("snip")
+def snip(
+    model: nn.Module,
+    sparsity: float,
+    data: object,
+    seed: int,
+    *,
+    batch_size: int = 128,
+    chunk_size: int | None = None,
+) -> Masks:
+    """SNIP (Lee et al. 2019): keep the top-k of |w ⊙ ∂L/∂w| on one mini-batch (default 128 samples).
+
+    L is the mean cross-entropy, the model in training mode (BatchNorm uses batch statistics).
+    """
+    x, y = next(batch_stream(data, batch_size, seed, what="pruner 'snip'"))
+    return global_topk_masks(snip_scores(model, x, y, chunk_size=chunk_size), sparsity)
+
+
+def snip_scores(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, chunk_size: int | None = None
+) -> Tensors:
+    """|w ⊙ ∂L/∂w| (= |∂L/∂m| at the all-ones mask m) for every prunable weight, L = mean cross-entropy."""
+    model.train()
+    weights = prunable_parameters(model)
+    grads = _mean_grads(model, dict(model.named_parameters()), list(weights), x, y, chunk_size)
+    return {n: (w.detach() * grads[n]).abs() for n, w in weights.items()}
+
+
+@register_pruner("iter_snip")
+def iter_snip(
+    model: nn.Module,
+    sparsity: float,
+    data: object,
+    seed: int,
+    *,
+    iterations: int = 10,
+    batch_size: int = 128,
+    chunk_size: int | None = None,
+) -> Masks:
+    """Iterative SNIP (de Jorge et al. 2021): ``iterations`` SNIP rounds on the masked network.
+
+    Round i keeps (1−s)^{i/iterations} of the weights (exponential schedule, as the ICLR'23 / NeurIPS'23
+    code: 10 rounds), each round on a new mini-batch; pruned weights never come back. Scores are
+    |w ⊙ ∂L/∂(w ⊙ m)| with the current mask m.
+    """
+    _check_positive("iterations of pruner 'iter_snip'", iterations)
+    model.train()
+    weights = prunable_parameters(model)
+    init = {n: w.detach().clone() for n, w in weights.items()}
+    total = sum(w.numel() for w in init.values())
+    masks = {n: torch.ones_like(w, dtype=torch.bool) for n, w in init.items()}
+    stream = batch_stream(data, batch_size, seed, what="pruner 'iter_snip'")
+    params = dict(model.named_parameters())
+    for i, keep in enumerate(_schedule(total, sparsity, iterations)):
+        if i and keep == total:
+            continue
+        with torch.no_grad():
+            for n, w in weights.items():
+                w.copy_(init[n] * masks[n])
+        x, y = next(stream)
+        grads = _mean_grads(model, params, list(weights), x, y, chunk_size)
+        scores = {n: torch.where(masks[n], (init[n] * grads[n]).abs(), -torch.inf) for n in weights}
+        masks = global_topk_masks(scores, keep=keep)
+    return masks
+
+
+# ------------------------------------------------------------------------------------------------- GraSP
+@register_pruner("grasp")
+def grasp(
+    model: nn.Module,
+    sparsity: float,
+    data: object,
+    seed: int,
+    *,
+    samples_per_class: int = 25,
+    temperature: float = 200.0,
+    reinit: bool = True,
+    num_classes: int | None = None,
+    batch_size: int = 256,
+    chunk_size: int | None = 125,
+) -> Masks:
+    """GraSP (Wang et al. 2020): score −w ⊙ Hg, remove the highest scores (keep the k lowest).
+
+    g and H are the gradient and Hessian (w.r.t. the Conv/Linear weights) of the mean cross-entropy of
+    logits/``temperature`` (T = 200) over ``samples_per_class`` samples of every class (25), taken class by
+    class in one seeded pass over the data (``batch_size``: draw size from a Dataset) and ordered by class.
+    ``reinit`` (default True, as the MGE/GraSP code): score a Kaiming-normal re-draw of the weights
+    (seeded), not the given initialisation. ``num_classes``: default, the model's output width.
+    ``chunk_size`` (125: the reference's two half-batches on a 10-class dataset) bounds memory.
+    """
+    _check_positive("samples_per_class of pruner 'grasp'", samples_per_class)
+    model.train()
+    if reinit:
+        _kaiming_redraw(model, seed)
+    x, y = class_balanced_sample(model, data, samples_per_class, num_classes, batch_size, seed)
+    scores = grasp_scores(model, x, y, temperature=temperature, chunk_size=chunk_size)
+    return global_topk_masks({n: -s for n, s in scores.items()}, sparsity)
+
+
+def grasp_scores(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    temperature: float = 200.0,
+    chunk_size: int | None = None,
+) -> Tensors:
+    """−w ⊙ (H g) per prunable weight, g = ∇_w L, H = ∇²_w L, L = mean CE(model(x)/T, y) (model as is)."""
+    weights = prunable_parameters(model)
+    params = dict(model.named_parameters())
+    names = list(weights)
+    g = _mean_grads(model, params, names, x, y, chunk_size, temperature=temperature)
+    hg = _mean_hvp(model, params, names, x, y, g, chunk_size, temperature=temperature)
+    return {n: -(weights[n].detach() * hg[n]) for n in names}
+
+
+def class_balanced_sample(
+    model: nn.Module,
+    data: object,
+    samples_per_class: int,
+    num_classes: int | None,
+    batch_size: int,
+    seed: int,
+) -> Batch:
+    """``samples_per_class`` samples of each class, first come first taken, returned sorted by class."""
+    xs, ys = [], []
+    counts = None
+    for x, y in one_pass(data, batch_size, seed, what="pruner 'grasp'"):
+        if counts is None:
+            classes = num_classes if num_classes is not None else _output_width(model, x)
+            counts = torch.zeros(classes, dtype=torch.long)
+        if ((y < 0) | (y >= len(counts))).any():
+            raise InvalidValueError(
+                "labels for pruner 'grasp'", sorted(set(y.tolist())), f"0..{len(counts) - 1}"
+            )
+        # Rank of each sample among the samples of its class in this batch (vectorised stable-sort trick).
+        order = torch.argsort(y, stable=True)
+        sorted_y = y[order]
+        rank = torch.empty_like(y)
+        rank[order] = torch.arange(len(y)) - torch.searchsorted(sorted_y, sorted_y)
+        take = counts[y] + rank < samples_per_class
+        xs.append(x[take])
+        ys.append(y[take])
+        counts += torch.bincount(y[take], minlength=len(counts))
+        if bool((counts == samples_per_class).all()):
+            break
+    if counts is None or not bool((counts == samples_per_class).all()):
+        found = {} if counts is None else {c: int(k) for c, k in enumerate(counts) if k < samples_per_class}
+        raise InvalidValueError(
+            "data for pruner 'grasp'", f"too few samples of some classes (class: count {found})",
+            f"{samples_per_class} samples of each class (option samples_per_class)",
+        )  # fmt: skip
+    x, y = torch.cat(xs), torch.cat(ys)
+    order = torch.argsort(y, stable=True)
+    return x[order], y[order]
+
+
+# ----------------------------------------------------------------------------------------------- SynFlow
+@register_pruner("synflow")
+def synflow(
+    model: nn.Module,
+    sparsity: float,
+    data: object,
+    seed: int,
+    *,
+    iterations: int = 100,
+    input_shape: Sequence[int] | None = None,
+    prune_biases: bool = False,
+    dtype: str = "float64",
+) -> Masks:
+    """SynFlow (Tanaka et al. 2020): iterative, data-free synaptic-flow pruning.
+
+    ``iterations`` rounds (100) with an exponential schedule (round i keeps (1−s)^{i/iterations}); scores
+    |θ ⊙ ∂R/∂θ| of the |θ|-linearised network (every parameter and buffer replaced by its absolute value,
+    eval mode) with R = sum of the outputs for an all-ones input of ``input_shape`` (default: the shape of a
+    sample of ``data``; needed when data is None). ``prune_biases``: the MGE study pruned the Conv/Linear
+    biases together with the weights (METHOD.md §7 item 14); off by default, so that every pruner prunes
+    the same set. ``dtype`` float64 by default: R is a product over ~30 layers and overflows float32 on
+    WRN-28-2.
+    """
+    _check_positive("iterations of pruner 'synflow'", iterations)
+    shape = _input_shape(input_shape, data)
+    net, params = _linearised(model, dtype, prune_biases)
+    init = {n: p.detach().clone() for n, p in params.items()}
+    masks = {n: torch.ones_like(p, dtype=torch.bool) for n, p in init.items()}
+    total = sum(p.numel() for p in init.values())
+    ones = torch.ones((1, *shape), dtype=init[next(iter(init))].dtype, device=_device(net))
+    for i, keep in enumerate(_schedule(total, sparsity, iterations)):
+        if i and keep == total:
+            continue
+        scores = _synflow_round(net, params, init, masks, ones)
+        masks = global_topk_masks(
+            {n: torch.where(masks[n], s, -torch.inf) for n, s in scores.items()}, keep=keep
+        )
+    return masks
+
+
+def synflow_scores(
+    model: nn.Module,
+    input_shape: Sequence[int],
+    masks: Mapping[str, torch.Tensor] | None = None,
+    *,
+    prune_biases: bool = False,
+    dtype: str = "float64",
+) -> Tensors:
+    """One round of synaptic-flow scores |θ ⊙ ∂R/∂θ| on a linearised copy of ``model``, masked by ``masks``.
+
+    Used by the tests to check SynFlow's conservation law; the pruner repeats it ``iterations`` times.
+    """
+    net, params = _linearised(copy.deepcopy(model), dtype, prune_biases)
+    init = {n: p.detach().clone() for n, p in params.items()}
+    full = {n: torch.ones_like(p, dtype=torch.bool) for n, p in init.items()}
+    for n, m in (masks or {}).items():
+        full[n] = m.to(device=init[n].device, dtype=torch.bool)
+    ones = torch.ones((1, *[int(s) for s in input_shape]), dtype=_DTYPES[dtype], device=_device(net))
+    return _synflow_round(net, params, init, full, ones)
+
+
+def _synflow_round(
+    net: nn.Module,
+    params: Mapping[str, nn.Parameter],
+    init: Tensors,
+    masks: Mapping[str, torch.Tensor],
+    ones: torch.Tensor,
+) -> Tensors:
+    with torch.no_grad():
+        for n, p in params.items():
+            p.copy_(init[n] * masks[n])
+    r = net(ones).sum()
+    grads = torch.autograd.grad(r, list(params.values()), allow_unused=True)
+    return {
+        n: (p.detach() * (torch.zeros_like(p) if g is None else g)).abs()
+        for (n, p), g in zip(params.items(), grads, strict=True)
+    }
+
+
+def _linearised(
+    model: nn.Module, dtype: str, prune_biases: bool
+) -> tuple[nn.Module, dict[str, nn.Parameter]]:
+    """Turn ``model`` (modified in place) into its |θ| version in eval mode; returns it and the scored set."""
+    if dtype not in _DTYPES:
+        raise InvalidValueError("dtype of pruner 'synflow'", dtype, ", ".join(_DTYPES))
+    model.to(_DTYPES[dtype]).eval()
+    with torch.no_grad():
+        for t in [*model.parameters(), *model.buffers()]:
+            if t.is_floating_point():
+                t.abs_()
+    params = dict(prunable_parameters(model))
+    if prune_biases:
+        params.update(_prunable_biases(model))
+    for p in params.values():
+        p.requires_grad_(True)
+    return model, params
+
+
+# ------------------------------------------------------------------------------------------------ ProsPr
+@register_pruner("prospr")
+def prospr(
+    model: nn.Module,
+    sparsity: float,
+    data: object,
+    seed: int,
+    *,
+    meta_steps: int = 3,
+    inner_lr: float = 0.5,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    batch_size: int = 512,
+    chunk_size: int | None = 128,
+) -> Masks:
+    """ProsPr (Alizadeh et al. 2022): |∂L_meta/∂m| through ``meta_steps`` SGD steps of the masked network.
+
+    From θ₀ = w ⊙ m (all-ones m; other parameters as they are), take ``meta_steps`` (3) steps of SGD with
+    ``momentum`` (0.9), ``inner_lr`` (0.5) and ``weight_decay`` (0) on successive batches of
+    ``batch_size`` (512), then differentiate the loss on one more batch with respect to m, through the
+    whole trajectory (full second-order meta-gradient). Training mode throughout. The meta-gradient is
+    computed by an explicit reverse pass over the SGD steps with chunked Hessian-vector products
+    (:func:`prospr_scores`), so memory is that of one chunk's double backward, not of the unrolled graph.
+    """
+    _check_positive("meta_steps of pruner 'prospr'", meta_steps)
+    stream = batch_stream(data, batch_size, seed, what="pruner 'prospr'")
+    batches = [next(stream) for _ in range(int(meta_steps) + 1)]
+    scores = prospr_scores(
+        model, batches, inner_lr=inner_lr, momentum=momentum, weight_decay=weight_decay, chunk_size=chunk_size
+    )
+    return global_topk_masks(scores, sparsity)
+
+
+def prospr_scores(
+    model: nn.Module,
+    batches: Sequence[Batch],
+    *,
+    inner_lr: float = 0.5,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    chunk_size: int | None = None,
+) -> Tensors:
+    """|w ⊙ ∂L_K(θ_K)/∂θ₀| for the prunable weights, θ_K after len(batches)−1 momentum-SGD steps from θ₀.
+
+    Forward: b_{t+1} = μ b_t + ∇L_t(θ_t) + λθ_t, θ_{t+1} = θ_t − η b_{t+1} (b₀ = 0, batch t for step t).
+    Reverse (adjoints ā of θ, b̄ of b): start ā = ∇L_K(θ_K), b̄ = 0; for t = K−1 … 0:
+    b̄ ← b̄ − η ā; ā ← ā + H_t(θ_t) b̄ + λ b̄; b̄ ← μ b̄. Then ∂L/∂m = w ⊙ ā (since θ₀ = w ⊙ m).
+    """
+    if len(batches) < 2:
+        raise InvalidValueError(
+            "batches for ProsPr", len(batches), "at least 2 (one inner step and the meta batch)"
+        )
+    model.train()
+    names = [n for n, p in model.named_parameters()]
+    theta = [{n: p.detach().clone() for n, p in model.named_parameters()}]
+    buf = {n: torch.zeros_like(p) for n, p in theta[0].items()}
+    lr, mu, wd = float(inner_lr), float(momentum), float(weight_decay)
+    for x, y in batches[:-1]:
+        current = theta[-1]
+        g = _mean_grads(model, current, names, x, y, chunk_size)
+        buf = {n: mu * buf[n] + g[n] + wd * current[n] for n in names}
+        theta.append({n: current[n] - lr * buf[n] for n in names})
+    adj = _mean_grads(model, theta[-1], names, *batches[-1], chunk_size)
+    adj_buf = {n: torch.zeros_like(p) for n, p in adj.items()}
+    for t in range(len(batches) - 2, -1, -1):
+        adj_buf = {n: adj_buf[n] - lr * adj[n] for n in names}
+        hv = _mean_hvp(model, theta[t], names, *batches[t], adj_buf, chunk_size)
+        adj = {n: adj[n] + hv[n] + wd * adj_buf[n] for n in names}
+        adj_buf = {n: mu * adj_buf[n] for n in names}
+    return {n: (theta[0][n] * adj[n]).abs() for n in prunable_parameters(model)}
+
+
+# --------------------------------------------------------------------------------------------- internals
+def _loss(
+    model: nn.Module, params: Mapping[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    out = functional_call(model, dict(params), (x,))
+    return F.cross_entropy(out / temperature if temperature != 1.0 else out, y)
+
+
+def _leaves(params: Mapping[str, torch.Tensor], names: Sequence[str]) -> dict[str, torch.Tensor]:
+    """Fresh leaf tensors for the differentiated ``names``, the other parameters detached."""
+    return {n: p.detach().requires_grad_(n in names) for n, p in params.items()}
+
+
+def _to(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs on the model's device and in its floating dtype."""
+    p = next(model.parameters())
+    return x.to(device=p.device, dtype=p.dtype), y.to(p.device)
+
+
+def _mean_grads(
+    model: nn.Module,
+    params: Mapping[str, torch.Tensor],
+    names: Sequence[str],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    chunk_size: int | None,
+    *,
+    temperature: float = 1.0,
+) -> Tensors:
+    """∇ of the mean loss over the batch w.r.t. ``names``, accumulated chunk by chunk."""
+    leaves = _leaves(params, names)
+    wrt = [leaves[n] for n in names]
+    total = [torch.zeros_like(t) for t in wrt]
+    for xc, yc, share in chunks(*_to(model, x, y), chunk_size):
+        grads = torch.autograd.grad(_loss(model, leaves, xc, yc, temperature), wrt, allow_unused=True)
+        for acc, g in zip(total, grads, strict=True):
+            if g is not None:
+                acc.add_(g, alpha=share)
+    return dict(zip(names, total, strict=True))
+
+
+def _mean_hvp(
+    model: nn.Module,
+    params: Mapping[str, torch.Tensor],
+    names: Sequence[str],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    vector: Mapping[str, torch.Tensor],
+    chunk_size: int | None,
+    *,
+    temperature: float = 1.0,
+) -> Tensors:
+    """H·v of the mean loss (Hessian w.r.t. ``names``), one chunk's double-backward graph at a time."""
+    leaves = _leaves(params, names)
+    wrt = [leaves[n] for n in names]
+    vec = [vector[n].detach() for n in names]
+    total = [torch.zeros_like(t) for t in wrt]
+    for xc, yc, share in chunks(*_to(model, x, y), chunk_size):
+        grads = torch.autograd.grad(
+            _loss(model, leaves, xc, yc, temperature), wrt, create_graph=True, allow_unused=True
+        )
+        dot = sum((g * v).sum() for g, v in zip(grads, vec, strict=True) if g is not None)
+        if not isinstance(dot, torch.Tensor) or not dot.requires_grad:
+            continue  # the loss is linear in these parameters: zero Hessian
+        hv = torch.autograd.grad(dot, wrt, allow_unused=True)
+        for acc, h in zip(total, hv, strict=True):
+            if h is not None:
+                acc.add_(h, alpha=share)
+    return dict(zip(names, total, strict=True))
+
+
+def _schedule(total: int, sparsity: float, iterations: int) -> Iterator[int]:
+    """Kept counts of an exponential schedule: round i keeps round(N·(1−s)^{i/n}); the last is exact."""
+    n = int(iterations)
+    for i in range(1, n + 1):
+        yield keep_count(total, sparsity) if i == n else keep_count(total, 1.0 - (1.0 - sparsity) ** (i / n))
+
+
+def _kaiming_redraw(model: nn.Module, seed: int) -> None:
+    """Fresh Kaiming-normal (fan_in, ReLU gain) Conv/Linear weights from a generator seeded by ``seed``."""
+    gen = torch.Generator().manual_seed(int(seed) + 0x6A5)  # offset: not the stream that drew the init
+    with torch.no_grad():
+        for w in prunable_parameters(model).values():
+            std = (2.0 / w[0].numel()) ** 0.5
+            w.copy_(torch.randn(w.shape, generator=gen, dtype=w.dtype).to(w.device) * std)
+
+
+def _output_width(model: nn.Module, x: torch.Tensor) -> int:
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        out = model(_to(model, x[:1], x.new_zeros(1))[0])
+    model.train(was_training)
+    return int(out.shape[-1])
+
+
+def _input_shape(input_shape: Sequence[int] | None, data: object) -> tuple[int, ...]:
+    if input_shape is not None:
+        shape = tuple(int(s) for s in input_shape)
+    elif data is None:
+        raise InvalidValueError("input_shape of pruner 'synflow'", None, "(C, H, W), or data to read it from")
+    elif is_dataset(data):
+        shape = tuple(torch.as_tensor(data[0][0]).shape)  # type: ignore[index]
+    else:
+        shape = tuple(as_batch(next(iter(data)))[0].shape[1:])  # type: ignore[call-overload]
+    if not shape or min(shape) < 1:
+        raise InvalidValueError("input_shape of pruner 'synflow'", shape, "positive sizes, e.g. (3, 32, 32)")
+    return shape
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
+def _check_positive(what: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidValueError(what, value, "a positive integer")

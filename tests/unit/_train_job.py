@@ -1,0 +1,84 @@
+"""A small training job shared by tests/unit/test_training.py and the subprocesses it kills.
+
+Run as ``python _train_job.py OUT_DIR MARKER_DIR``: trains the tiny CNN under a fixed random mask on a
+synthetic, learnable data set. The training set writes ``MARKER_DIR/mid-<k>`` when this process has
+fetched half of its k-th pass over the data, so the test can kill the process in the middle of an
+epoch, and sleeps a little per sample so that the rest of the epoch outlasts the test's reaction time.
+It also flips images at random from the global RNG, so that resuming must restore RNG states.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import types
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset, TensorDataset
+
+from snntopo.models import init_model, prunable_parameters
+from snntopo.training import recipe_for
+
+SEED, SHAPE, CLASSES = 3, (1, 8, 8), 4
+N_TRAIN, N_TEST = 384, 96
+
+
+class MarkedDataset(Dataset):
+    """Wraps a data set; creates a marker file at the middle of every pass (process-local count).
+
+    Also flips images horizontally with probability 1/2 from torch's global RNG, like an augmentation,
+    so that a resumed run matches only if the RNG state was restored.
+    """
+
+    def __init__(self, inner: Dataset, marker_dir: str | None, delay_s: float = 0.0):
+        self.inner, self.marker_dir, self.delay_s, self.fetched = inner, marker_dir, delay_s, 0
+
+    def __len__(self) -> int:
+        return len(self.inner)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int):
+        self.fetched += 1
+        n = len(self)
+        if self.marker_dir and self.fetched % n == n // 2:
+            Path(self.marker_dir, f"mid-{self.fetched // n + 1}").touch()
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        x, y = self.inner[i]
+        return (x.flip(-1) if torch.rand(()) < 0.5 else x), y
+
+
+def make_data(n: int, generator: torch.Generator) -> TensorDataset:
+    """Gaussian images; the label is the argmax of a fixed random linear read-out (learnable, not trivial)."""
+    x = torch.randn(n, *SHAPE, generator=generator)
+    readout = torch.randn(CLASSES, x[0].numel(), generator=torch.Generator().manual_seed(99))
+    y = (x.flatten(1) @ readout.T).argmax(1)
+    return TensorDataset(x, y)
+
+
+def make_job(marker_dir: str | None = None, delay_s: float = 0.0):
+    """(model, masks, bundle, recipe) — identical in every process."""
+    g = torch.Generator().manual_seed(0)
+    train, test = make_data(N_TRAIN, g), make_data(N_TEST, g)
+    bundle = types.SimpleNamespace(
+        name="synthetic",
+        train=MarkedDataset(train, marker_dir, delay_s),
+        test=test,
+        input_shape=SHAPE,
+        num_classes=CLASSES,
+    )
+    model = init_model("cnn", SHAPE, CLASSES, seed=SEED)
+    mg = torch.Generator().manual_seed(1)
+    masks = {k: torch.rand(p.shape, generator=mg) > 0.6 for k, p in prunable_parameters(model).items()}
+    recipe = recipe_for("digits", "cnn", {"epochs": 3, "batch_size": 32, "lr": 0.05})
+    return model, masks, bundle, recipe
+
+
+if __name__ == "__main__":
+    from snntopo.training import train
+
+    torch.set_num_threads(1)  # same as tests/conftest.py, so in-process and subprocess runs match bitwise
+    out_dir, marker_dir = sys.argv[1], sys.argv[2]
+    model, masks, bundle, recipe = make_job(marker_dir, delay_s=float(os.environ.get("JOB_DELAY_S", "0.004")))
+    train(model, masks, bundle, recipe, out_dir, seed=SEED, device="cpu")
