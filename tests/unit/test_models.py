@@ -140,5 +140,5 @@ def test_init_file_round_trip_and_tamper_detection(tmp_path):
     with pytest.raises(CheckpointError, match="checksum"):
         load_init(path)
     path.write_bytes(b"not a torch file")
-    with pytest.raises(CheckpointError, match="init.pt"):
+    with pytest.raises(CheckpointError, match=r"init\.pt"):
         load_init(path)
