@@ -31,10 +31,12 @@ config.update(validate_config(config, workflow.source_path("config/schema.yaml")
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/init.smk"
+include: "rules/prune.smk"
+include: "rules/train.smk"
 
 
 # Every output of the configured sweep (rules from the includes come first, hence default_target).
 rule all:
     default_target: True
     input:
-        init_targets(),
+        point_paths(POINT + "/train/metrics.json"),

@@ -1,18 +1,54 @@
-"""Shared helpers for the rules: sweep enumeration and path patterns."""
+"""Shared helpers for the rules: sweep enumeration, path patterns and per-rule parameters."""
 
 from pathlib import Path
 
-RESULTS = Path(config.get("results_dir", "results"))
+RESULTS = Path(config["results_dir"])
+POINT = "{dataset}/{model}/seed{seed}/{pruner}/s{sparsity}"
+USE_GPU = config["device"] == "cuda"
 
 
 wildcard_constraints:
     dataset=r"[a-z0-9_]+",
     model=r"[a-z0-9_]+",
     seed=r"\d+",
+    pruner=r"[a-z0-9_]+",
+    sparsity=r"0(\.\d+)?",
+    family=r"[a-z_]+",
+
+
+def sparsity_label(sparsity):
+    """0.6 → '0.6', 0 → '0': the path form of a sparsity, stable across YAML spellings (0.60, .6)."""
+    return f"{float(sparsity):g}"
+
+
+def sweep_points():
+    """Every (dataset, model, seed, pruner, sparsity) to train, the dense baseline (dense, 0) included."""
+    settings = [
+        (p, sparsity_label(s))
+        for p in config["pruners"]
+        if p != "dense"
+        for s in config["sparsities"]
+    ]
+    settings.append(("dense", "0"))
+    return [
+        dict(dataset=d, model=m, seed=seed, pruner=p, sparsity=s)
+        for d in config["datasets"]
+        for m in config["models"]
+        for seed in config["seeds"]
+        for p, s in settings
+    ]
+
+
+def point_paths(pattern):
+    return [str(RESULTS / pattern.format(**point)) for point in sweep_points()]
 
 
 def dataset_options(wildcards):
     return config["datasets"][wildcards.dataset]
+
+
+def pruner_options(wildcards):
+    return config["pruners"].get(wildcards.pruner, {})
 
 
 def init_targets():

@@ -67,3 +67,9 @@ def test_negative_seed_reports_range():
     cfg["seeds"] = [-1]
     with pytest.raises(ConfigError, match=r"seeds\[0\]: -1 is out of range; accepted: ≥ 0"):
         validate_config(cfg, SCHEMA)
+
+
+def test_schema_pruner_enum_equals_pruner_registry():
+    from snntopo.pruning import PRUNERS
+
+    assert SCHEMA["properties"]["pruners"]["propertyNames"]["enum"] == PRUNERS.names()

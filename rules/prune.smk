@@ -1,0 +1,25 @@
+rule prune:
+    """Mask of one (pruner, sparsity) from the shared initialisation; data-dependent pruners draw seeded batches."""
+    input:
+        init=RESULTS / "{dataset}/{model}/seed{seed}/init.pt",
+        dataset=RESULTS / "data/{dataset}.json",
+    output:
+        mask=RESULTS / POINT / "mask.pt",
+        summary=RESULTS / POINT / "mask.json",
+    log:
+        RESULTS / "logs/prune" / POINT / "prune.log",
+    benchmark:
+        RESULTS / "benchmarks/prune" / POINT / "prune.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        options=pruner_options,
+        dataset_options=dataset_options,
+        root=config["data_root"],
+        download=config["download"],
+    script:
+        "../scripts/prune.py"
