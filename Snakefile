@@ -39,4 +39,4 @@ include: "rules/train.smk"
 rule all:
     default_target: True
     input:
-        point_paths(POINT + "/train/metrics.json"),
+        point_paths("train", "metrics.json"),

@@ -39,7 +39,9 @@ def sweep_points():
     ]
 
 
-def point_paths(pattern):
+def point_paths(*parts):
+    """One path per sweep point: RESULTS / POINT / parts..., with the point's wildcards filled in."""
+    pattern = str(Path(POINT, *parts))
     return [str(RESULTS / pattern.format(**point)) for point in sweep_points()]
 
 
