@@ -54,10 +54,12 @@ def test_partition_size_lists_match_method() -> None:
     assert r20 == [3468] + [16384] * 7 + [8192] * 6 + [4096] * 6 + [10]
 
 
-@pytest.mark.parametrize(("name", "compat"), [("resnet20", None), ("resnet20", "released"), ("conv6", None)])
+@pytest.mark.parametrize(
+    ("name", "compat"), [("resnet20", None), ("resnet20", "released"), ("conv6", None), ("wrn28_2", None)]
+)
 def test_built_graph_matches_counts_and_partition_steps(name: str, compat: str | None) -> None:
     model = init_model(name, (3, 32, 32), 10, seed=0)
-    masks = _random_masks(model, 0.01 if name == "resnet20" else 0.004, 1)  # ≈0.4 M / 1 M edges
+    masks = _random_masks(model, 0.01 if name == "resnet20" else 0.004, 1)  # ≈0.4 M / 1 M / 0.8 M edges
     g = encode("mge", model, masks, (3, 32, 32), compat=compat)
     sizes = mge_partition_sizes(model, (3, 32, 32), compat=compat)
     assert g.num_vertices() == sum(sizes) and list(g.gp["partition_sizes"]) == sizes
@@ -71,7 +73,7 @@ def test_built_graph_matches_counts_and_partition_steps(name: str, compat: str |
     if compat is None:
         assert set(step[~shortcut].tolist()) == {1}
         assert set(step[shortcut].tolist()) <= {2}
-        assert shortcut.any() == (name == "resnet20")
+        assert shortcut.any() == (name != "conv6")
     # edge weights: |w| of kept weights only, stored as float32 values
     w = g.ep["weight"].a
     assert (w > 0).all() and np.array_equal(w, w.astype(np.float32))

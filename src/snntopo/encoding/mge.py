@@ -412,13 +412,21 @@ def assemble(partitions: Sequence[Partition], blocks: Sequence[Block], kept: Map
     g = gt.Graph(directed=True)
     if starts[-1]:
         g.add_vertex(int(starts[-1]))
-    chunks = [ch for b in blocks for ch in b.chunks(kept)]
+    chunks = [ch for b in blocks for ch in b.chunks(kept) if ch.n]
+    # Small chunks (sparse layers) are packed into one buffer: each add_edge_list call costs ~0.2 ms.
+    # A chunk holds at most CHUNK_EDGES edges plus one kept weight's taps.
+    n_buf = max([min(sum(ch.n for ch in chunks), CHUNK_EDGES)] + [ch.n for ch in chunks])
+    buf = np.empty((n_buf, 2), dtype=np.int64)
+    used = 0
     for ch in chunks:
-        if ch.n:
-            buf = np.empty((ch.n, 2), dtype=np.int64)
-            ch.fill_edges(buf, starts)
-            g.add_edge_list(buf)
-            del buf
+        if used + ch.n > n_buf:
+            g.add_edge_list(buf[:used])
+            used = 0
+        ch.fill_edges(buf[used : used + ch.n], starts)
+        used += ch.n
+    if used:
+        g.add_edge_list(buf[:used])
+    del buf
     weight, layer = g.new_ep("double"), g.new_ep("int16_t")
     wa, la = weight.a, layer.a
     pos = 0

@@ -405,7 +405,8 @@ def trace_layers(model: nn.Module, input_shape: Sequence[int]) -> LayerGraph:
     torch.set_num_threads(1)
     try:
         with torch.no_grad():
-            ShapeProp(gm).propagate(torch.zeros(1, *shape))
+            device = next(iter(model.parameters()), torch.empty(0)).device
+            ShapeProp(gm).propagate(torch.zeros(1, *shape, device=device))
     finally:
         model.train(was_training)
         torch.set_num_threads(threads)
