@@ -238,3 +238,15 @@ def test_node_properties_channel_and_position() -> None:
     assert pos[conv2].tolist() == [0, 1, 2, 3] * 4
     lin = part == names.index("linear")
     assert chan[lin].tolist() == [0, 1, 2] and (pos[lin] == -1).all()
+
+
+def test_unrolled_compat_uses_the_published_padded_grids() -> None:
+    """Cropped padded grid for layer2.0.conv1 (16·33², METHOD §1.3), uncropped block input for shortcuts."""
+    model = build_model("resnet20", (3, 32, 32), 10)
+    got = encode("unrolled", model, None, (3, 32, 32), compat="released",
+                 layers=["conv1", "layer2.0.conv1", "layer2.0.shortcut.0", "linear"])  # fmt: skip
+    n_left = {k: g.gp["n_left"] for k, g in got.items()}
+    assert n_left == {"conv1": 3 * 34 * 34, "layer2.0.conv1": 16 * 33 * 33,
+                      "layer2.0.shortcut.0": 16 * 32 * 32, "linear": 64}  # fmt: skip
+    assert got["layer2.0.conv1"].num_edges() == 32 * 16 * 9 * 16 * 16
+    assert got["layer2.0.shortcut.0"].num_edges() == 32 * 16 * 16 * 16

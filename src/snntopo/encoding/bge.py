@@ -17,7 +17,16 @@ import torch
 from torch import nn
 
 from snntopo.encoding.geometry import Grid
-from snntopo.encoding.mge import ConvBlock, LinearBlock, Partition, Source, _set_gp, assemble, check_options
+from snntopo.encoding.mge import (
+    ConvBlock,
+    LinearBlock,
+    Partition,
+    Source,
+    _set_gp,
+    assemble,
+    check_options,
+    plan_mge,
+)
 from snntopo.encoding.trace import LayerSpec, trace_layers
 from snntopo.encoding.weights import Kept, kept_weights
 from snntopo.errors import InvalidValueError
@@ -92,11 +101,12 @@ def _relabel(g: gt.Graph, encoding: str) -> gt.Graph:
     return g
 
 
-def unrolled_bge(spec: LayerSpec, kept: Kept, compat: str | None = None) -> gt.Graph:
+def unrolled_bge(spec: LayerSpec, kept: Kept, compat: str | None = None, shortcut: bool = False) -> gt.Graph:
     """Unrolled, input-aware BGE of one layer (§1.3): left = input pixels, right = output pixels.
 
     Correct mode: left = C_in·H·W real pixels, no edges from zero padding. ``compat='released'``: left
-    = C_in·P·P padded (and cropped) grid, padding nodes included, as the published per-layer graphs.
+    = C_in·P·P padded (and cropped) grid, padding nodes included, as the published per-layer graphs —
+    except for residual ``shortcut`` convs, which that code built on the uncropped block input.
     Linear layers: in_features → out_features.
     """
     mode = check_options("compose", False, compat)
@@ -107,7 +117,7 @@ def unrolled_bge(spec: LayerSpec, kept: Kept, compat: str | None = None) -> gt.G
     else:
         grid = Grid.true(spec)
         left: tuple[int, ...] = spec.in_shape
-        if mode == "released":
+        if mode == "released" and not shortcut:
             ph, pw = Grid.padded_size(spec)
             grid, left = Grid(ph, pw, (0, 0)), (spec.in_shape[0], ph, pw)
         parts = [Partition("in", left, -1), Partition("out", spec.out_shape, spec.layer_index)]
@@ -171,7 +181,12 @@ def encode_unrolled(
     kept = kept_weights(model, masks)
     by_name = {s.name: s for s in lg.weighted()}
     names = [n for n in lg.layer_names if n in by_name]
-    return {n: unrolled_bge(by_name[n], kept[f"{n}.weight"], compat) for n in _select(names, layers)}
+    # shortcut convs = layers merged into a residual sum (no MGE partition of their own), found structurally
+    with_partition = {p.layer for p in plan_mge(lg).partitions}
+    return {
+        n: unrolled_bge(by_name[n], kept[f"{n}.weight"], compat, by_name[n].layer_index not in with_partition)
+        for n in _select(names, layers)
+    }
 
 
 BGE_ENCODERS: dict[str, Callable[..., Any]] = {

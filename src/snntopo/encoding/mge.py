@@ -157,16 +157,18 @@ class ConvBlock:
             for a, b in _pieces(rows):
                 yield Chunk(
                     int(rows[a:b].sum()), self.layer,
-                    _conv_edges(taps.in_off, taps.out_off, cg[a:b] * plane, o[a:b] * (ho * wo), rows[a:b],
-                                rel, self.src.partition, self.dst, self.shift),
+                    _conv_edges(taps.in_off, taps.out_off, cg[a:b] * plane, o[a:b] * (ho * wo), rel,
+                                self.src.partition, self.dst, self.shift),
                     _repeat_values(val[a:b], rows[a:b]),
                 )  # fmt: skip
 
 
 def _conv_edges(
-    in_off: np.ndarray, out_off: np.ndarray, src_base: np.ndarray, dst_base: np.ndarray, rows: np.ndarray,
+    in_off: np.ndarray, out_off: np.ndarray, src_base: np.ndarray, dst_base: np.ndarray,
     rel: Relation | None, src_part: int, dst_part: int, shift: int,
 ) -> Callable[[np.ndarray, np.ndarray], None]:  # fmt: skip
+    """Edges (input channel base + tap offset → output channel base + position) of some kept weights."""
+
     def fill(out: np.ndarray, starts: np.ndarray) -> None:
         m, npos = len(src_base), len(in_off)
         s0, d0 = int(starts[src_part]), int(starts[dst_part]) - shift
