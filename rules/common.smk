@@ -60,3 +60,35 @@ def init_targets():
         model=config["models"],
         seed=config["seeds"],
     )
+
+
+# Which encoding job computes which metric family (snntopo.metrics.measure.ENCODING_OF_FAMILY).
+from snntopo.metrics.measure import encodings_for, families_for
+
+
+def measured_encodings():
+    return encodings_for(config["metrics"]["families"])
+
+
+def families_of(encoding):
+    return families_for(encoding, config["metrics"]["families"])
+
+
+def metric_targets():
+    return [
+        path
+        for enc in measured_encodings()
+        for path in point_paths("metrics", f"{enc}.json")
+    ]
+
+
+def measure_inputs(wildcards):
+    """The masked initialisation by default; the trained weights when metrics.weights is 'trained'."""
+    point = RESULTS / POINT.format(**wildcards)
+    inputs = {
+        "init": RESULTS / "{dataset}/{model}/seed{seed}/init.pt".format(**wildcards),
+        "mask": point / "mask.pt",
+    }
+    if config["metrics"]["weights"] == "trained":
+        inputs["trained"] = point / "train/model.pt"
+    return inputs
