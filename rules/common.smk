@@ -82,13 +82,13 @@ def metric_targets():
     ]
 
 
-def measure_inputs(wildcards):
-    """The masked initialisation by default; the trained weights when metrics.weights is 'trained'."""
-    point = RESULTS / POINT.format(**wildcards)
-    inputs = {
-        "init": RESULTS / "{dataset}/{model}/seed{seed}/init.pt".format(**wildcards),
-        "mask": point / "mask.pt",
-    }
-    if config["metrics"]["weights"] == "trained":
-        inputs["trained"] = point / "train/model.pt"
-    return inputs
+FAMILIES_BY_ENCODING = {e: families_of(e) for e in ("mge", "rolled", "rolled_channel")}
+
+# The masked initialisation by default; the trained weights too when metrics.weights is 'trained'.
+# Static patterns, not an input function: the paper grid has ~4,000 measure jobs and functions cost.
+MEASURE_INPUTS = {
+    "init": RESULTS / "{dataset}/{model}/seed{seed}/init.pt",
+    "mask": RESULTS / POINT / "mask.pt",
+}
+if config["metrics"]["weights"] == "trained":
+    MEASURE_INPUTS["trained"] = RESULTS / POINT / "train/model.pt"

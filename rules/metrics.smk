@@ -1,7 +1,32 @@
-rule measure:
-    """Encode one network (in memory) and compute the metric families that belong to that encoding."""
+rule measure_mge:
+    """Encode one network as its MGE (in memory) and compute the MGE topometrics."""
     input:
-        unpack(measure_inputs),
+        **MEASURE_INPUTS,
+    output:
+        RESULTS / POINT / "metrics/mge.json",
+    log:
+        RESULTS / "logs/measure" / POINT / "mge.log",
+    benchmark:
+        RESULTS / "benchmarks/measure" / POINT / "mge.tsv"
+    group:
+        "metrics"
+    conda:
+        "../envs/graph.yaml"
+    threads: 1
+    resources:
+        mem_mb=16000,
+        runtime=120,
+    params:
+        families=families_of("mge"),
+        options=config["metrics"],
+    script:
+        "../scripts/measure.py"
+
+
+rule measure_bge:
+    """Per-layer metric families of one network's rolled or rolled-channel bipartite encodings."""
+    input:
+        **MEASURE_INPUTS,
     output:
         RESULTS / POINT / "metrics/{encoding}.json",
     log:
@@ -9,17 +34,17 @@ rule measure:
     benchmark:
         RESULTS / "benchmarks/measure" / POINT / "{encoding}.tsv"
     wildcard_constraints:
-        encoding="mge|rolled|rolled_channel",
+        encoding="rolled|rolled_channel",
     group:
         "metrics"
     conda:
         "../envs/graph.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc: 16000 if wc.encoding == "mge" else 2000,
+        mem_mb=2000,
         runtime=60,
     params:
-        families=lambda wc: families_of(wc.encoding),
+        families=FAMILIES_BY_ENCODING,
         options=config["metrics"],
     script:
         "../scripts/measure.py"
