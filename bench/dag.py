@@ -26,7 +26,8 @@ def dry_run(*args: str) -> dict[str, float]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     jobs = next(int(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith("total"))
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"jobs": jobs, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "ms_per_job": round(1000 * cpu / jobs, 2)}
+    ms_per_job = round(1000 * cpu / jobs, 2)
+    return {"jobs": jobs, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "ms_per_job": ms_per_job}
 
 
 def main() -> None:
