@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from slurm_helpers import REPO, SCRIPT, Cluster, Workflow
+from slurm_helpers import REPO, SCRIPT, Cluster
+from workflow_helpers import Workflow
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
