@@ -65,6 +65,7 @@ def test_ramanujan_networks_delimited_by_layer_id_restart(sample, table):
     assert stats["ramanujan_networks"] == restarts
     # accuracy alone leaves some ties; the layer-density vectors resolve them all
     assert stats["ramanujan_matched"] == 165 and stats["ramanujan_ambiguous"] == 0
+    assert stats["accuracy_mismatches"] == 0  # the families agree on every network
     rn = table[(table["model"] == "resnet20") & (table["dataset"] == "cifar10")]
     assert rn["ramanujan:mean_delta_r_norm"].notna().all()
     assert table.loc[table["model"] == "conv6", "ramanujan:mean_delta_r_norm"].isna().all()

@@ -230,6 +230,8 @@ def test_drop_definitions_by_hand():
     np.testing.assert_allclose(add_target(t, "relative", "seed")["y"], [0.2, 0.25, 0.3, 0.375])
     np.testing.assert_allclose(add_target(t, "absolute", "seed")["y"], [0.2, 0.2, 0.3, 0.3])
     np.testing.assert_allclose(add_target(t, "absolute", "seed_mean")["y"], [0.1, 0.3, 0.2, 0.4])
+    dense_row = t.iloc[[0]].assign(sparsity=0.0, accuracy=1.0)  # a dense run carried as a row is no sample
+    assert len(add_target(pd.concat([t, dense_row]))) == 4
     with pytest.raises(InvalidValueError, match=r"relative \| absolute"):
         add_target(t, "ratio")
 

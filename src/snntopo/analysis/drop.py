@@ -42,6 +42,8 @@ class DenseAccuracyMissingError(SnntopoError):
 def add_target(table: pd.DataFrame, drop: str = "relative", dense_reference: str = "seed") -> pd.DataFrame:
     """Return a copy of ``table`` with columns ``dense_ref``, ``y`` (the target) and ``target`` (its kind).
 
+    Rows with sparsity 0 (dense runs, should the table include them) are left out.
+
     ``dense_ref`` is the dense accuracy used for the row; a (model, dataset) pair where any row lacks it
     uses ``y = 1 − accuracy`` for all its rows (``target = "one_minus_accuracy"``), so every group is
     internally consistent.
@@ -50,7 +52,8 @@ def add_target(table: pd.DataFrame, drop: str = "relative", dense_reference: str
         raise InvalidValueError("analysis drop", drop, " | ".join(DROP_MODES))
     if dense_reference not in DENSE_REFERENCES:
         raise InvalidValueError("analysis dense_reference", dense_reference, " | ".join(DENSE_REFERENCES))
-    out = table.copy()
+    # dense baselines, if a table carries them as rows (sparsity 0), are references, not samples
+    out = table[table["sparsity"].astype(float) > 0].copy()
     dense = (
         out["dense_accuracy"].astype(float)
         if "dense_accuracy" in out

@@ -281,6 +281,7 @@ def load_published_tables(directory: str | os.PathLike[str]) -> pd.DataFrame:
             parts.append(wide)
             dens_parts.append(dens)
     known = _combine([p[["accuracy"]] for p in parts])
+    stats["accuracy_mismatches"] = _accuracy_mismatches([p["accuracy"] for p in parts])
     known_dens = _combine(dens_parts)
     ram, ram_dens = _ramanujan(files["ramanujan"], stats)
     if len(ram):
@@ -311,6 +312,15 @@ def load_published_tables(directory: str | os.PathLike[str]) -> pd.DataFrame:
     stats["networks"] = len(table)
     table.attrs["published"] = stats
     return table
+
+
+def _accuracy_mismatches(series: list[pd.Series], tol: float = 1e-6) -> int:
+    """Networks whose accuracy differs between families (none in the release, METHOD §6)."""
+    if len(series) < 2:
+        return 0
+    wide = pd.concat(series, axis=1, keys=range(len(series)))
+    spread = wide.max(axis=1) - wide.min(axis=1)
+    return int((spread > tol).sum())
 
 
 def _combine(frames: list[pd.DataFrame]) -> pd.DataFrame:
