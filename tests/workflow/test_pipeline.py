@@ -117,3 +117,23 @@ def test_bad_config_fails_fast_naming_the_culprit(tmp_path, change, expected):
     proc = wf.run("-n", check=False)
     assert proc.returncode != 0
     assert expected in proc.stdout + proc.stderr
+
+
+def test_analysis_runs_on_the_published_tables_without_training(tmp_path):
+    from snntopo.analysis import expected_outputs
+
+    sample = Path(__file__).resolve().parents[3] / "shared/data/mge-released-sample"
+    if not sample.is_dir():
+        pytest.skip(f"published sample not found at {sample}")
+    wf = Workflow(tmp_path / "wf")
+    wf.write_config({**TINY, "analysis": {"folds": 3, "bootstrap": 50, "gbt": {"n_estimators": 10}}})
+    wf.run("--config", f"external_tables={sample}")
+    table = pd.read_parquet(wf.path / "results/external/table.parquet")
+    assert len(table) == 958  # one row per network of the sample (counted in test_analysis_published)
+    for files in expected_outputs(wf.path / "results/external/analysis").values():
+        for path in files:
+            assert path.is_file() and path.stat().st_size > 0, path
+    assert not (wf.path / "results/digits").exists()  # nothing pruned or trained
+    wf.run("--config", f"external_tables={sample}", "--report", "report.html")
+    html = (wf.path / "report.html").read_text(errors="replace")
+    assert "r2_by_feature_set" in html and "accuracy_vs_sparsity" in html
