@@ -1,6 +1,7 @@
 """Ranking study: planted and reversed rankings, rank scores by hand, bootstrap interval coverage."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from snntopo.analysis import run_ranking, run_regression
@@ -128,3 +129,19 @@ def test_feature_sets_constant_within_a_group_are_not_ranked():
     assert len(dens) == 6 and (dens["status"] == "skipped").all()
     assert dens["reason"].str.contains("does not vary").all()
     assert (r.loc[r["candidate"] == "mge/ols", "status"] == "ok").all()
+
+
+def test_ranking_of_a_tiny_sweep_skips_groups_instead_of_failing():
+    # Two pruners at one sparsity, one seed: too few for folds or rankings, which must be reported.
+    table = pd.DataFrame(
+        {
+            "dataset": ["digits"] * 2, "model": ["cnn"] * 2, "pruner": ["random", "snip"],
+            "sparsity": [0.9, 0.9], "seed": [0, 0], "accuracy": [0.2, 0.6], "dense_accuracy": [0.9, 0.9],
+            "mge:cut-edges": [1.0, 2.0], "density:global": [0.1, 0.1],
+        }
+    )  # fmt: skip
+    out = run_ranking(table, {"folds": 2, "bootstrap": 10})
+    ranking = out["ranking"]
+    assert {"candidate", "status", "reason", "kendall_tau"} <= set(ranking.columns)
+    assert not (ranking["status"] == "ok").any()  # nothing can be ranked from two networks
+    assert set(out) == {"ranking", "ranking_summary"}

@@ -139,8 +139,9 @@ def _varying_groups(table: pd.DataFrame, cand: pd.DataFrame) -> pd.Series:
         vals = vals.where(np.isfinite(vals))
         varies = (vals.groupby(keys, sort=True).nunique() > 1).any(axis=1)
         out.append(varies.rename("varies").reset_index().assign(feature_set=fs))
-    if not out:
-        return pd.Series(dtype=bool, name="varies")
+    if not out:  # keep the index levels: callers join on them
+        index = pd.MultiIndex.from_tuples([], names=["feature_set", *RANK_GROUP])
+        return pd.Series([], index=index, dtype=bool, name="varies")
     return pd.concat(out).set_index(["feature_set", *RANK_GROUP])["varies"]
 
 
