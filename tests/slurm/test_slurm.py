@@ -2,7 +2,8 @@
 
 One tiny sweep of the whole pipeline (digits, one model, one pruner) runs through sbatch and once
 locally; the SLURM run must show its jobs in squeue as COMPLETED and produce identical outputs. A failed
-job is reported as failed, and a GPU request must be refused by a cluster that has no GPU. Run alone with `make test-slurm`.
+job is reported as failed, and a GPU request must be refused by a cluster that has no GPU. Run alone
+with `make test-slurm`.
 """
 
 from __future__ import annotations
