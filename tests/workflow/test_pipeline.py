@@ -91,6 +91,7 @@ def test_killed_training_job_resumes_from_its_checkpoint_and_matches(swept, tmp_
     os.killpg(proc.pid, signal.SIGKILL)  # snakemake and its job, mid-training
     proc.wait()
     assert not (wf.path / target).exists()
+    wf.run("--unlock")  # a killed snakemake leaves its lock, as after a power loss
     wf.run(target)  # profiles/default has rerun-incomplete
     log = wf.path / "results/logs/train" / POINT.format(pruner="snip", sparsity="0.9")[8:] / "train.log"
     assert "resuming" in log.read_text()
