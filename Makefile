@@ -16,11 +16,13 @@ STAMP  := .stamps/setup-$(HASH)
 CORES  ?= $(shell nproc)
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test test-fast bench lint format clean
+.PHONY: help setup run test test-fast test-slurm slurm-up slurm-down bench lint format clean
 
 help:
 	@echo "make run    - set up, then run the default sweep (config/config.yaml) into results/"
 	@echo "make test   - set up, then run the tests (unit, workflow, slurm)"
+	@echo "make test-slurm - only the tests against a real single-node SLURM (root or sudo; installs slurm-wlm)"
+	@echo "make slurm-up / slurm-down - start/stop that single-node SLURM to try profiles/slurm locally"
 	@echo "make bench  - benchmarks (JSON on stdout)"
 	@echo "make lint   - ruff, snakefmt --check, snakemake --lint"
 
@@ -42,8 +44,8 @@ $(STAMP): requirements.txt pyproject.toml
 	@rm -rf .stamps && mkdir -p .stamps && touch $(STAMP)
 
 run: setup
-	@echo "[run] snakemake --profile profiles/default (config/config.yaml) ..."
-	@source $(VENV)/bin/activate && snakemake --profile profiles/default --cores $(CORES)
+	@echo "[run] snakemake (config/config.yaml; workflow profile profiles/default) ..."
+	@source $(VENV)/bin/activate && snakemake --cores $(CORES)
 	@echo "[run] done: results/ (see README, 'What make run produces')"
 
 test: setup
@@ -52,6 +54,17 @@ test: setup
 
 test-fast: setup
 	@source $(VENV)/bin/activate && python -m pytest -m "not slow and not workflow and not slurm" $(PYTEST_ARGS)
+
+# The SLURM tests start their own single-node cluster (scripts/slurm-local.sh, installs slurm-wlm and munge
+# with apt-get when missing) and stop it afterwards; a cluster that is already up is used and left up.
+test-slurm: setup
+	@source $(VENV)/bin/activate && python -m pytest -m slurm tests/slurm $(PYTEST_ARGS)
+
+slurm-up:
+	@scripts/slurm-local.sh up
+
+slurm-down:
+	@scripts/slurm-local.sh down
 
 bench: setup
 	@source $(VENV)/bin/activate && for b in bench/*.py; do echo "[bench] $$b"; python $$b; done

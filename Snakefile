@@ -33,10 +33,11 @@ include: "rules/data.smk"
 include: "rules/init.smk"
 include: "rules/prune.smk"
 include: "rules/train.smk"
+include: "rules/metrics.smk"
 
 
 # Every output of the configured sweep (rules from the includes come first, hence default_target).
 rule all:
     default_target: True
     input:
-        point_paths(POINT + "/train/metrics.json"),
+        rules.collect.output,

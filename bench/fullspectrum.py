@@ -52,7 +52,9 @@ def main() -> None:
 
     runs = []
     for base in args.bases:
-        masks = [prune(base, model, args.sparsity, data, seed=s, allow_collapse=True) for s in range(args.repeats)]
+        masks = [
+            prune(base, model, args.sparsity, data, seed=s, allow_collapse=True) for s in range(args.repeats)
+        ]
         times = []
         for m in masks:
             start = time.perf_counter()

@@ -49,7 +49,9 @@ def sweep_points():
     ]
 
 
-def point_paths(pattern):
+def point_paths(*parts):
+    """One path per sweep point: RESULTS / POINT / parts..., with the point's wildcards filled in."""
+    pattern = str(Path(POINT, *parts))
     return [str(RESULTS / pattern.format(**point)) for point in sweep_points()]
 
 
@@ -100,3 +102,39 @@ def init_targets():
         model=config["models"],
         seed=config["seeds"],
     )
+
+
+# Which encoding job computes which metric family (snntopo.metrics.measure.ENCODING_OF_FAMILY).
+from snntopo.metrics.measure import encodings_for, families_for
+
+
+def measured_encodings():
+    return encodings_for(config["metrics"]["families"])
+
+
+def families_of(encoding):
+    return families_for(encoding, config["metrics"]["families"])
+
+
+def metric_targets():
+    return [
+        path
+        for enc in measured_encodings()
+        for path in point_paths("metrics", f"{enc}.json")
+    ]
+
+
+FAMILIES_BY_ENCODING = {e: families_of(e) for e in ("mge", "rolled", "rolled_channel")}
+
+# The masked initialisation by default; the trained weights too when metrics.weights is 'trained'.
+# Static patterns, not an input function: the paper grid has ~4,000 measure jobs and functions cost.
+MEASURE_INPUTS = {
+    "init": RESULTS / "{dataset}/{model}/seed{seed}/init.pt",
+    "mask": RESULTS / POINT / "mask.pt",
+}
+if config["metrics"]["weights"] == "trained":
+    MEASURE_INPUTS["trained"] = RESULTS / POINT / "train/model.pt"
+# DST points are measured on the mask in force at the end of training (train/final_mask.pt); the input
+# function is used only when the sweep has DST points, so that a PaI-only grid keeps static patterns.
+if config["dst"].get("algorithms") or config["training"].get("mode") == "dst":
+    MEASURE_INPUTS["mask"] = mask_for_metrics

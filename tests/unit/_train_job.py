@@ -1,17 +1,16 @@
 """A small training job shared by tests/unit/test_training.py and the subprocesses it kills.
 
-Run as ``python _train_job.py OUT_DIR MARKER_DIR [MODE]``: trains the tiny CNN under a random mask on a
-synthetic, learnable data set; MODE ``pai`` (default) keeps the mask fixed, ``dst`` evolves it (random
-growth from the DST generator and momentum redistribution from the gradient moving average, so that both
-must be restored on resume). The training set writes ``MARKER_DIR/mid-<k>`` when this process has
-fetched half of its k-th pass over the data, so the test can kill the process in the middle of an
-epoch, and sleeps a little per sample so that the rest of the epoch outlasts the test's reaction time.
-It also flips images at random from the global RNG, so that resuming must restore RNG states.
+Run as ``python _train_job.py OUT_DIR MARKER_DIR [STOP_AT [MODE]]``: trains the tiny CNN under a random
+mask on a synthetic, learnable data set; MODE ``pai`` (default) keeps the mask fixed, ``dst`` evolves it
+(random growth from the DST generator and momentum redistribution from the gradient moving average, so
+that both must be restored on resume). The training set writes ``MARKER_DIR/mid-<k>`` when this
+process has fetched half of its k-th pass over the data; at ``mid-<STOP_AT>`` it then waits (sleeps) to
+be killed, so the test kills it in the middle of an epoch without any race. It also flips images at
+random from the global RNG, so that resuming must restore RNG states.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 import types
@@ -34,8 +33,8 @@ class MarkedDataset(Dataset):
     so that a resumed run matches only if the RNG state was restored.
     """
 
-    def __init__(self, inner: Dataset, marker_dir: str | None, delay_s: float = 0.0):
-        self.inner, self.marker_dir, self.delay_s, self.fetched = inner, marker_dir, delay_s, 0
+    def __init__(self, inner: Dataset, marker_dir: str | None = None, stop_at: int = 0):
+        self.inner, self.marker_dir, self.stop_at, self.fetched = inner, marker_dir, stop_at, 0
 
     def __len__(self) -> int:
         return len(self.inner)  # type: ignore[arg-type]
@@ -44,9 +43,10 @@ class MarkedDataset(Dataset):
         self.fetched += 1
         n = len(self)
         if self.marker_dir and self.fetched % n == n // 2:
-            Path(self.marker_dir, f"mid-{self.fetched // n + 1}").touch()
-        if self.delay_s:
-            time.sleep(self.delay_s)
+            k = self.fetched // n + 1
+            Path(self.marker_dir, f"mid-{k}").touch()
+            if k == self.stop_at:
+                time.sleep(3600)  # wait here, mid-epoch, for the test's SIGKILL
         x, y = self.inner[i]
         return (x.flip(-1) if torch.rand(()) < 0.5 else x), y
 
@@ -62,13 +62,13 @@ def make_data(n: int, generator: torch.Generator) -> TensorDataset:
 DST_OPTIONS = {"algorithm": "set", "update_interval": 5, "redistribution": "momentum"}
 
 
-def make_job(marker_dir: str | None = None, delay_s: float = 0.0, mode: str = "pai"):
+def make_job(marker_dir: str | None = None, stop_at: int = 0, mode: str = "pai"):
     """(model, masks, bundle, recipe) — identical in every process."""
     g = torch.Generator().manual_seed(0)
     train, test = make_data(N_TRAIN, g), make_data(N_TEST, g)
     bundle = types.SimpleNamespace(
         name="synthetic",
-        train=MarkedDataset(train, marker_dir, delay_s),
+        train=MarkedDataset(train, marker_dir, stop_at),
         test=test,
         input_shape=SHAPE,
         num_classes=CLASSES,
@@ -87,7 +87,7 @@ if __name__ == "__main__":
 
     torch.set_num_threads(1)  # same as tests/conftest.py, so in-process and subprocess runs match bitwise
     out_dir, marker_dir = sys.argv[1], sys.argv[2]
-    mode = sys.argv[3] if len(sys.argv) > 3 else "pai"
-    delay = float(os.environ.get("JOB_DELAY_S", "0.004"))
-    model, masks, bundle, recipe = make_job(marker_dir, delay_s=delay, mode=mode)
+    stop_at = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    mode = sys.argv[4] if len(sys.argv) > 4 else "pai"
+    model, masks, bundle, recipe = make_job(marker_dir, stop_at=stop_at, mode=mode)
     train(model, masks, bundle, recipe, out_dir, seed=SEED, device="cpu")

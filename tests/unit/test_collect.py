@@ -10,11 +10,7 @@ from snntopo.analysis.collect import attach_dense_accuracy, collect_rows, flatte
 
 
 def test_flatten_metrics_names_network_and_layer_columns():
-    record = {
-        "family": "ramanujan",
-        "network": {"mean_delta_r": 0.5},
-        "layers": [{"name": "conv1.weight", "delta_r": 1.0}, {"name": "fc.weight", "delta_r": None}],
-    }
+    record = {"families": {"ramanujan": {"mean_delta_r": 0.5, "L00:delta_r": 1.0, "L01:delta_r": None}}}
     flat = flatten_metrics(record)
     assert flat["ramanujan:mean_delta_r"] == 0.5
     assert flat["ramanujan:L00:delta_r"] == 1.0
@@ -26,7 +22,7 @@ def _point(tmp_path, pruner, sparsity, seed, acc, value):
     base = tmp_path / f"{pruner}{sparsity}{seed}"
     base.mkdir()
     (base / "train.json").write_text(json.dumps({"final_accuracy": acc, "best_accuracy": acc + 0.01}))
-    (base / "m.json").write_text(json.dumps({"family": "mge", "network": {"cut-edges": value}}))
+    (base / "m.json").write_text(json.dumps({"families": {"mge": {"cut-edges": value}}}))
     ids = {"dataset": "digits", "model": "cnn", "pruner": pruner, "sparsity": sparsity, "seed": seed}
     return {"ids": ids, "train": base / "train.json", "metrics": [base / "m.json"]}
 

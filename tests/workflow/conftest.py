@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "config", "profiles", "report")
+WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "config", "profiles", "report", "envs")
 
 
 class Workflow:

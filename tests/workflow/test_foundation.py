@@ -12,7 +12,8 @@ pytestmark = pytest.mark.workflow
 
 def test_dataset_and_init_rules_run_and_are_reproducible(workflow):
     workflow.write_config({"datasets": {"digits": {"size": 8}}, "models": ["mlp", "cnn"], "seeds": [0, 3]})
-    workflow.run()
+    targets = [f"results/digits/{m}/seed{s}/init.pt" for m in ("mlp", "cnn") for s in (0, 3)]
+    workflow.run(*targets)
     info = json.loads((workflow.path / "results/data/digits.json").read_text())
     assert info["input_shape"] == [1, 8, 8]
     assert info["num_classes"] == 10
@@ -25,7 +26,7 @@ def test_dataset_and_init_rules_run_and_are_reproducible(workflow):
             assert all(torch.equal(saved["state_dict"][k], v) for k, v in expected.items())
             assert (workflow.path / f"results/logs/init_model/digits/{model}/seed{seed}.log").exists()
     # Nothing changed ⇒ nothing to do.
-    assert "Nothing to be done" in workflow.run().stderr
+    assert "Nothing to be done" in workflow.run(*targets).stderr
 
 
 def test_config_errors_fail_fast_naming_the_key(workflow):

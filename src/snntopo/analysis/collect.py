@@ -1,9 +1,10 @@
 """Assemble the tidy table: one row per trained network, every metric family flattened into columns.
 
-Each per-point job writes a small JSON; this module is the only place that reads them together. Metric
-files have the form ``{"family": f, "network": {metric: value}, "layers": [{"name": n, metric: value}]}``
-and become columns ``"f:metric"`` and ``"f:L03:metric"`` (layer index in module order), as documented in
-the tidy-table contract. The dense accuracy of the same (dataset, model, seed) is joined in.
+Each per-point job writes a small JSON; this module is the only place that reads them together. A metrics
+file holds ``{"families": {family: {key: value}}}`` where keys are network-level names (``mean_imdb``) or
+per-layer ``L03:metric`` (layer index in module order), as returned by :func:`snntopo.metrics.compute`;
+they become columns ``"family:key"`` as documented in the tidy-table contract. The dense accuracy of the
+same (dataset, model, seed) is joined in.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ ID_COLUMNS = ["dataset", "model", "pruner", "sparsity", "seed"]
 
 
 def flatten_metrics(record: Mapping[str, Any]) -> dict[str, float]:
-    """``{"family", "network", "layers"}`` → flat ``{"family:metric": v, "family:L00:metric": v}``."""
-    family = record["family"]
-    flat = {f"{family}:{k}": _number(v) for k, v in record.get("network", {}).items()}
-    for idx, layer in enumerate(record.get("layers", [])):
-        flat.update({f"{family}:L{idx:02d}:{k}": _number(v) for k, v in layer.items() if k != "name"})
-    return flat
+    """``{"families": {f: {key: v}}}`` → flat ``{"f:key": v}``; None (an invalid layer) becomes NaN."""
+    return {
+        f"{family}:{key}": _number(value)
+        for family, values in record["families"].items()
+        for key, value in values.items()
+    }
 
 
 def _number(value: Any) -> float:

@@ -33,7 +33,7 @@ from snntopo.training.loop import (
     train,
 )
 from snntopo.training.masking import MaskApplier, masks_checksum, zero_fraction
-from snntopo.training.recipes import RECIPES, Recipe, recipe_for
+from snntopo.training.recipes import RECIPES, Recipe, field_names, recipe_for
 
 __all__ = [
     "CHECKPOINT",
@@ -55,6 +55,7 @@ __all__ = [
     "TrainStep",
     "dst_config",
     "evaluate",
+    "field_names",
     "load_checkpoint",
     "load_mask_snapshot",
     "load_mask_snapshots",

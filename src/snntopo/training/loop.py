@@ -195,9 +195,14 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / CHECKPOINT
     dev = resolve_device(device)
-    if restart:
-        for name in (CHECKPOINT, MODEL, METRICS, LOG, FINAL_MASK, _json_beside(FINAL_MASK), DST_LOG):
+    outputs = (CHECKPOINT, MODEL, METRICS, LOG, FINAL_MASK, _json_beside(FINAL_MASK), DST_LOG)
+    for name in outputs:
+        # temp files of atomic writes that a SIGKILL interrupted (the real file is intact or absent)
+        for stale in out.glob(f".{name}.*.tmp"):
+            stale.unlink(missing_ok=True)
+        if restart:
             (out / name).unlink(missing_ok=True)
+    if restart:
         shutil.rmtree(out / SNAPSHOT_DIR, ignore_errors=True)
     masks = dict(masks) if masks else None
     fingerprint = run_fingerprint(model, masks, recipe, seed, bundle)

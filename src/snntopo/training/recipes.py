@@ -96,6 +96,7 @@ class Recipe:
 
 
 def field_names() -> list[str]:
+    """The recipe keys a config may override (the fields of :class:`Recipe`)."""
     return [f.name for f in dataclasses.fields(Recipe)]
 
 

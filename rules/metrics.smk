@@ -1,0 +1,74 @@
+rule measure_mge:
+    """Encode one network as its MGE (in memory) and compute the MGE topometrics."""
+    input:
+        **MEASURE_INPUTS,
+    output:
+        RESULTS / POINT / "metrics/mge.json",
+    log:
+        RESULTS / "logs/measure" / POINT / "mge.log",
+    benchmark:
+        RESULTS / "benchmarks/measure" / POINT / "mge.tsv"
+    group:
+        "metrics"
+    conda:
+        "../envs/graph.yaml"
+    threads: 1
+    resources:
+        mem_mb=16000,
+        runtime=120,
+    params:
+        families=families_of("mge"),
+        options=config["metrics"],
+    script:
+        "../scripts/measure.py"
+
+
+rule measure_bge:
+    """Per-layer metric families of one network's rolled or rolled-channel bipartite encodings."""
+    input:
+        **MEASURE_INPUTS,
+    output:
+        RESULTS / POINT / "metrics/{encoding}.json",
+    log:
+        RESULTS / "logs/measure" / POINT / "{encoding}.log",
+    benchmark:
+        RESULTS / "benchmarks/measure" / POINT / "{encoding}.tsv"
+    wildcard_constraints:
+        encoding="rolled|rolled_channel",
+    group:
+        "metrics"
+    conda:
+        "../envs/graph.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        families=FAMILIES_BY_ENCODING,
+        options=config["metrics"],
+    script:
+        "../scripts/measure.py"
+
+
+rule collect:
+    """One tidy table, one row per trained network, with every metric and the dense accuracy of its seed."""
+    input:
+        train=point_paths("train", "metrics.json"),
+        metrics=metric_targets(),
+    output:
+        parquet=RESULTS / "table.parquet",
+        csv=RESULTS / "table.csv",
+    log:
+        RESULTS / "logs/collect.log",
+    benchmark:
+        RESULTS / "benchmarks/collect.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        points=sweep_points(),
+        encodings=measured_encodings(),
+    script:
+        "../scripts/collect.py"

@@ -1,0 +1,32 @@
+"""Snakemake entry point: encode one sweep point and compute the metric families of one encoding."""
+
+from pathlib import Path
+
+import torch
+
+from snntopo.encoding import save_graph
+from snntopo.metrics.measure import measure
+from snntopo.models import load_init
+from snntopo.pruning import apply_masks, load_masks
+from snntopo.utils import job_logger, write_json
+
+log = job_logger(f"snntopo.{snakemake.rule}", snakemake.log[0] if snakemake.log else None)
+wc, params, inputs = snakemake.wildcards, snakemake.params, snakemake.input
+# measure_mge has no encoding wildcard and gets its families as a list; measure_bge a dict by encoding.
+encoding = wc.get("encoding", "mge")
+families = params.families if encoding == "mge" else params.families[encoding]
+model, init = load_init(inputs.init)
+init_state = {k: v.clone() for k, v in model.state_dict().items()}
+masks = load_masks(inputs.mask, model)
+if hasattr(inputs, "trained"):  # Namedlist: `in` would test values, not names
+    model.load_state_dict(torch.load(inputs.trained, map_location="cpu", weights_only=True)["state_dict"])
+apply_masks(model, masks)
+values, seconds, graph = measure(
+    model, masks, init["input_shape"], encoding, families,
+    options=params.options, init_state=init_state, seed=int(wc.seed),
+)  # fmt: skip
+if graph is not None and params.options.get("keep_graphs"):
+    # Not a declared output: graphs are large and optional (metrics.keep_graphs).
+    save_graph(graph, Path(snakemake.output[0]).parent.parent / "graphs" / f"{encoding}.gt.xz")
+write_json(snakemake.output[0], {"encoding": encoding, "families": values, "seconds": seconds})
+log.info("%s: %s in %s", encoding, ", ".join(values), {k: round(v, 2) for k, v in seconds.items()})
