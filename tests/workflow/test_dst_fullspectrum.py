@@ -25,6 +25,18 @@ def test_sweep_enumerates_dst_points_and_per_pruner_sparsities(workflow):
     workflow.write_config({**CONFIG, "pruners": {**CONFIG["pruners"], "random": {}}})
     # random at 0.5 and 0.8, fullspectrum at 0.9 only, rigl and set at 0.9, dense
     assert workflow.dry_run_jobs()["prune"] == 6
+    # a DST point is measured on its final mask, so after training; a PaI point on its pruned mask
+    point = "results/digits/mlp/seed0"
+    assert _jobs(workflow, f"{point}/rigl/s0.9/metrics/rolled.json")["train"] == 1
+    assert "train" not in _jobs(workflow, f"{point}/random/s0.5/metrics/rolled.json")
+    assert _jobs(workflow, f"{point}/random/s0.5/metrics/rolled.json")["measure_bge"] == 1
+
+
+def _jobs(workflow, target: str) -> dict[str, int]:
+    """Job counts per rule of a dry run for one target (it must precede --quiet, which takes a list)."""
+    out = workflow.run(target, "-n", "--quiet", "rules").stdout
+    rows = (line.split() for line in out.splitlines())
+    return {r[0]: int(r[1]) for r in rows if len(r) == 2 and r[1].isdigit() and r[0] not in {"total", "job"}}
 
 
 @pytest.mark.slow
@@ -32,8 +44,10 @@ def test_dst_and_fullspectrum_points_run(workflow):
     workflow.write_config(
         {**CONFIG, "dst": {**CONFIG["dst"], "algorithms": {"rigl": {"update_interval": 5}}}}
     )
-    workflow.run()
     point = workflow.path / "results/digits/mlp/seed0"
+    points = ("rigl/s0.9", "fullspectrum/s0.9", "dense/s0")
+    # training only (relative targets, as the rules' outputs): measuring is the metrics stage's business
+    workflow.run(*(f"results/digits/mlp/seed0/{p}/train/metrics.json" for p in points))
     rigl = point / "rigl/s0.9"
     assert load_mask_summary(rigl / "mask.pt")["pruner"] == "erk"  # the initial mask
     initial, final = load_masks(rigl / "mask.pt"), load_masks(rigl / "train/final_mask.pt")
