@@ -159,3 +159,15 @@ def test_bad_options_are_named(cnn):
         prune("fullspectrum", cnn, 0.9, base="synflow", base_options={"iteration": 3})
     with pytest.raises(InvalidValueError, match="samples"):
         prune("fullspectrum", cnn, 0.9, base="random", samples=-1)
+
+
+def test_ready_batches_are_rotated_between_samples(cnn):
+    """With a list of batches, sample t gets batches 2t-2 and 2t-1 (cycled) as one batch: SNIP's mask
+    of sample 1 is SNIP on the concatenation of batches 0 and 1."""
+    g = torch.Generator().manual_seed(0)
+    batches = [(torch.randn(10, *SHAPE, generator=g), torch.arange(10)) for _ in range(3)]
+    result = fullspectrum_search(cnn, 0.9, batches, 0, base="snip", samples=2, acceptance="l2")
+    both = [(torch.cat([batches[0][0], batches[1][0]]), torch.cat([batches[0][1], batches[1][1]]))]
+    expected = coordinate(cnn, prune("snip", cnn, 0.9, both, seed=0, allow_collapse=True))
+    sample1 = {row[2]: row[8] for row in result.rows if row[0] == 1}  # norm column
+    assert sample1 == pytest.approx({n: v["norm"] for n, v in expected.items()})

@@ -23,7 +23,8 @@ Diversity of the samples (sample t ≥ 1, seed derived from ``(seed, t)``): a se
 ERK, SNIP's batch draw, GraSP's class-balanced draw and re-initialisation) gets the sample's seed; a
 data-dependent base draws ``batches_per_sample`` × ``batch_size`` samples (the paper: 2 mini-batches of
 100) as its batch when it has a ``batch_size`` option not set in ``base_options`` (from a Dataset), or gets
-the next ``batches_per_sample`` batches when ``data`` is an iterable of ready batches; ``noise`` adds
+the next ``batches_per_sample`` batches, concatenated into one, when ``data`` is an iterable of ready
+batches; ``noise`` adds
 Gaussian noise of ``noise`` × the layer's weight std (≈ the initialisation's std) to a copy of the
 weights the base prunes (the scores still use the clean weights). ``noise=None`` means 1.0 for the bases
 that would otherwise give the same mask every time (synflow, magnitude, as the paper's SynFlow), else 0.
@@ -291,9 +292,13 @@ def _ready_batches(data: object) -> list[tuple[torch.Tensor, torch.Tensor]]:
     return batches
 
 
-def _rotate(batches: list, t: int, n: int) -> list:
-    """Sample t's ``n`` batches of a list of ready batches, cycling: t = 1 takes 0..n-1, t = 2 n..2n-1, …"""
-    return [batches[((t - 1) * n + i) % len(batches)] for i in range(n)]
+def _rotate(batches: list, t: int, n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Sample t's ``n`` ready batches (cycling: t = 1 takes 0..n-1, t = 2 n..2n-1, …) as one batch.
+
+    One batch, so that a single-batch base (SNIP) sees all of them, like the paper's accumulation.
+    """
+    chosen = [batches[((t - 1) * n + i) % len(batches)] for i in range(n)]
+    return [(torch.cat([x for x, _ in chosen]), torch.cat([y for _, y in chosen]))]
 
 
 def _noisy_copy(model: nn.Module, weights: Mapping[str, torch.Tensor], scale: float, seed: int) -> nn.Module:
