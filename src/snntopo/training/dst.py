@@ -33,7 +33,9 @@ Outputs (in the training ``out_dir``, see :func:`snntopo.training.train`): ``fin
 in the format of :func:`snntopo.pruning.save_masks`; ``mask_snapshots/step_XXXXXX.pt``, one per update
 plus the initial mask at step 0 (format in :func:`save_mask_snapshot`, read back with
 :func:`load_mask_snapshot` / :func:`load_mask_snapshots`); ``dst_log.csv``, one row per update
-(:data:`DST_LOG_COLUMNS`).
+(:data:`DST_LOG_COLUMNS`: ``dropped`` weights, ``grown`` new connections, ``regrown`` dropped and grown
+back at once, ``active`` count, ``exploration_rate`` = fraction of all weights active at some point so
+far, ITOP's R_s).
 
 Defaults of the presets (registry :data:`DST_ALGORITHMS`; METHOD.md §5.1 asks for the original papers'
 CIFAR settings where the MGE code is silent):
@@ -48,8 +50,10 @@ dsr       100       0.3    cosine    1.0      random            global_magn.    
 itop      1500      0.5    cosine    1.0      random            magnitude       none
 ========  ========  =====  ========  =======  ================  ==============  ===============
 
-Interval 100 for SET/SNFS/DSR is the MGE code's ``prune_every_k_steps``; ITOP's 1500 and RigL's ΔT = 100,
-α = 0.3, end 0.75 are from their papers' CIFAR scripts. DSR's adaptive threshold is replaced by an exact
+SET's α = 0.5 with cosine decay follows the sparselearning code the MGE study used (the SET paper itself
+replaced ζ = 0.3 of the weights once per epoch, without decay); SET and ITOP then differ only in their
+update interval. Interval 100 for SET/SNFS/DSR is the MGE code's ``prune_every_k_steps``; ITOP's 1500
+and RigL's ΔT = 100, α = 0.3, end 0.75 are from their papers' CIFAR scripts. DSR's adaptive threshold is replaced by an exact
 global count (the same number of weights die, without the threshold's lag). Update intervals are in
 optimizer steps, so short runs (the digits sweep) need smaller intervals: override them in the config.
 """
