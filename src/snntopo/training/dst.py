@@ -53,9 +53,10 @@ itop      1500      0.5    cosine    1.0      random            magnitude       
 SET's α = 0.5 with cosine decay follows the sparselearning code the MGE study used (the SET paper itself
 replaced ζ = 0.3 of the weights once per epoch, without decay); SET and ITOP then differ only in their
 update interval. Interval 100 for SET/SNFS/DSR is the MGE code's ``prune_every_k_steps``; ITOP's 1500
-and RigL's ΔT = 100, α = 0.3, end 0.75 are from their papers' CIFAR scripts. DSR's adaptive threshold is replaced by an exact
-global count (the same number of weights die, without the threshold's lag). Update intervals are in
-optimizer steps, so short runs (the digits sweep) need smaller intervals: override them in the config.
+and RigL's ΔT = 100, α = 0.3, end 0.75 are from their papers' CIFAR scripts. DSR's adaptive threshold is
+replaced by an exact global count (the same number of weights die, without the threshold's lag). Update
+intervals are in optimizer steps, so short runs (the digits sweep) need smaller intervals: override them
+in the config.
 """
 
 from __future__ import annotations
