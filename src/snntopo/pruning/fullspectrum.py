@@ -29,6 +29,9 @@ Gaussian noise of ``noise`` × the layer's weight std (≈ the initialisation's 
 weights the base prunes (the scores still use the clean weights). ``noise=None`` means 1.0 for the bases
 that would otherwise give the same mask every time (synflow, magnitude, as the paper's SynFlow), else 0.
 
+Only weights are sampled: bias masks of a base that prunes biases (``prune_biases``) are not kept, so the
+composite and its exact count are over the Conv/Linear weights, like every other pruner's default.
+
 Warm-up (``warmup_iterations`` > 0, the paper: 500): that many SGD steps (lr ``warmup_lr``, momentum 0.9,
 weight decay 5e-4, batches of ``batch_size`` from ``data``) on the dense model before sampling; the base
 pruner and the scores then see the warmed-up weights. The returned mask is applied, like every mask of the
@@ -46,6 +49,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import math
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -184,7 +188,8 @@ def fullspectrum_search(
     base_options.setdefault("allow_collapse", True)
     sample_batch = batch_size * batches_per_sample
     sized = "batch_size" in pruner_options(base) and "batch_size" not in base_options
-    ready = None if data is None or is_dataset(data) else _ready_batches(data)
+    needed = samples * batches_per_sample
+    ready = None if data is None or is_dataset(data) else _ready_batches(data, needed)
 
     weights = {n: p.detach().clone() for n, p in prunable_parameters(model).items()}
     groups = _groups(model)
@@ -283,10 +288,11 @@ def search_table(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [dict(zip(trace["columns"], row, strict=True)) for row in trace["rows"]]
 
 
-def _ready_batches(data: object) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def _ready_batches(data: object, needed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The first ``needed`` batches of an iterable (fewer if it is shorter: samples then cycle)."""
     if not isinstance(data, Iterable):
         return []  # the base pruner reports the bad data itself
-    batches = [as_batch(b) for b in data]
+    batches = [as_batch(b) for b in itertools.islice(data, max(needed, 1))]
     if not batches:
         raise InvalidValueError("data for pruner 'fullspectrum'", "an empty iterable", "at least one batch")
     return batches
