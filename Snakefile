@@ -28,16 +28,20 @@ os.environ.update(
 config.update(validate_config(config, workflow.source_path("config/schema.yaml")))
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/init.smk"
 include: "rules/prune.smk"
 include: "rules/train.smk"
 include: "rules/metrics.smk"
+include: "rules/analysis.smk"
 
 
 # Every output of the configured sweep (rules from the includes come first, hence default_target).
 rule all:
     default_target: True
     input:
-        rules.collect.output,
+        rules.analyse.output,

@@ -138,3 +138,21 @@ if config["metrics"]["weights"] == "trained":
 # function is used only when the sweep has DST points, so that a PaI-only grid keeps static patterns.
 if config["dst"].get("algorithms") or config["training"].get("mode") == "dst":
     MEASURE_INPUTS["mask"] = mask_for_metrics
+
+
+# Analysis: on this sweep's table, or on the MGE study's published tables (external_tables).
+from snntopo.analysis import expected_outputs
+
+EXTERNAL_TABLES = config.get("external_tables")
+ANALYSIS_INPUT = RESULTS / (
+    "external/table.parquet" if EXTERNAL_TABLES else "table.parquet"
+)
+ANALYSIS_DIR = RESULTS / ("external/analysis" if EXTERNAL_TABLES else "analysis")
+_expected = expected_outputs(ANALYSIS_DIR)
+ANALYSIS_TABLES = [
+    str(p)
+    for stage in ("regression", "importance", "ranking")
+    for p in _expected[stage]
+]
+ANALYSIS_FIGURES_PNG = [str(p) for p in _expected["figures"] if p.suffix == ".png"]
+ANALYSIS_FIGURES_PDF = [str(p) for p in _expected["figures"] if p.suffix == ".pdf"]

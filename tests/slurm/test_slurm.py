@@ -1,8 +1,9 @@
 """profiles/slurm against a real single-node SLURM cluster (22.05, no accounting database, no GPU).
 
-One tiny sweep (digits, two models, one seed) runs through sbatch and once locally; the SLURM run must
-show its jobs in squeue as COMPLETED and produce bit-identical outputs. A job that fails must be reported
-as failed, and a GPU request must be refused by a cluster that has no GPU. Run alone with `make test-slurm`.
+One tiny sweep of the whole pipeline (digits, one model, one pruner) runs through sbatch and once
+locally; the SLURM run must show its jobs in squeue as COMPLETED and produce identical outputs. A failed
+job is reported as failed, and a GPU request must be refused by a cluster that has no GPU. Run alone
+with `make test-slurm`.
 """
 
 from __future__ import annotations
@@ -16,19 +17,27 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 import yaml
-from slurm_helpers import REPO, SCRIPT, Cluster, Workflow
+from slurm_helpers import REPO, SCRIPT, Cluster
+from workflow_helpers import Workflow
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
+# A tiny sweep of the real pipeline: prune → train → measure (grouped) → collect → analyse.
 SWEEP = {
     "results_dir": "results",
     "device": "cpu",
     "datasets": {"digits": {"size": 8}},
-    "models": ["mlp", "cnn"],
+    "models": ["cnn"],
     "seeds": [0],
+    "pruners": {"random": {}},
+    "sparsities": [0.9],
+    "training": {"epochs": 1},
+    "metrics": {"motif_fraction": 0.01},
+    "analysis": {"folds": 2, "bootstrap": 20, "gbt": {"n_estimators": 5}},
 }
 NO_CIFAR = {**SWEEP, "data_root": "no_data_here", "datasets": {"cifar10": {}}}
 SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
@@ -79,10 +88,10 @@ def runs(slurm_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> It
     components = [f"{k}={v}" for k, v in PROFILE.get("group-components", {}).items()]
     gpu = [f"prepare_dataset:{key}={value}" for key, value in PROFILE["set-resources"]["train"].items()]
     started = {
-        # The two init jobs form one group, i.e. one SLURM job, as the metric jobs do in the real sweep.
+        # The node has no GPU: training asks for none here (the "gpu" run below tests the GPU request).
         "sweep": start(
-            "sweep", SWEEP, *slurm, "--slurm-keep-successful-logs",
-            "--groups", "init_model=inits", "--group-components", *components, "inits=2",
+            "sweep", SWEEP, *slurm, "--slurm-keep-successful-logs", "--set-resources", "train:gpu=0",
+            "--group-components", *components,
         ),
         "local": start("local", SWEEP, "--profile", "profiles/default", "--cores", "1"),
         # CIFAR-10 is not in data_root: prepare_dataset raises DatasetNotFoundError inside its SLURM job.
@@ -100,11 +109,17 @@ def runs(slurm_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> It
 def test_sweep_jobs_ran_through_slurm_and_completed(runs: dict[str, Run], slurm_cluster: Cluster):
     run = runs["sweep"]
     assert run.returncode == 0, run.describe()
-    # prepare_dataset on its own, the two init_model jobs grouped: two sbatch submissions.
-    assert len(run.submitted) == 2, run.describe()
+    # One submission per job, except the six measure jobs (2 networks × 3 encodings) of group "metrics",
+    # which group-components packs into one SLURM job.
     log_dirs = sorted(path.relative_to(run.workflow.path / ".snakemake/slurm_logs").parts[0]
                       for path in run.submitted.values())  # fmt: skip
-    assert log_dirs[0].startswith("group_inits") and log_dirs[1] == "rule_prepare_dataset", log_dirs
+    rules = [d for d in log_dirs if d.startswith("rule_")]
+    groups = [d for d in log_dirs if d.startswith("group_metrics")]
+    assert sorted(rules) == sorted(
+        ["rule_prepare_dataset", "rule_init_model", "rule_prune", "rule_prune", "rule_train", "rule_train",
+         "rule_collect", "rule_analyse"]
+    ), log_dirs  # fmt: skip
+    assert len(groups) == 1, log_dirs
     for job_id, log in run.submitted.items():
         assert log.name == f"{job_id}.log" and log.is_file(), f"no SLURM log for job {job_id}"
     states = slurm_cluster.squeue(*run.submitted)
@@ -113,10 +128,9 @@ def test_sweep_jobs_ran_through_slurm_and_completed(runs: dict[str, Run], slurm_
     assert {job_id: (job["state"], job["name"]) for job_id, job in states.items()} == dict.fromkeys(
         run.submitted, ("COMPLETED", run_id)
     ), states
-    # The group job ran both init jobs inside its one allocation.
-    group_log = next(log.read_text() for log in run.submitted.values() if "group_inits" in str(log))
-    assert "2 of 2 steps (100%) done" in group_log
-    assert all(f"model={model}, seed=0" in group_log for model in SWEEP["models"]), group_log
+    # The group job ran all six measure jobs inside its one allocation.
+    group_log = next(log.read_text() for log in run.submitted.values() if "group_metrics" in str(log))
+    assert "6 of 6 steps (100%) done" in group_log, group_log[-3000:]
 
 
 def test_slurm_results_equal_local_run(runs: dict[str, Run]):
@@ -126,14 +140,18 @@ def test_slurm_results_equal_local_run(runs: dict[str, Run]):
     assert not local.submitted
     a_info = json.loads((slurm.results / "data/digits.json").read_text())
     assert a_info == json.loads((local.results / "data/digits.json").read_text())
-    for model in SWEEP["models"]:
-        a = torch.load(slurm.results / f"digits/{model}/seed0/init.pt", weights_only=True)
-        b = torch.load(local.results / f"digits/{model}/seed0/init.pt", weights_only=True)
-        assert a.keys() == b.keys()
-        assert a["state_dict"].keys() == b["state_dict"].keys()
-        for name, tensor in a["state_dict"].items():
-            assert torch.equal(tensor, b["state_dict"][name]), f"{model}: {name} differs"
-        assert a["checksum"] == b["checksum"]
+    a = torch.load(slurm.results / "digits/cnn/seed0/init.pt", weights_only=True)
+    b = torch.load(local.results / "digits/cnn/seed0/init.pt", weights_only=True)
+    assert a["checksum"] == b["checksum"]
+    assert all(torch.equal(t, b["state_dict"][name]) for name, t in a["state_dict"].items())
+    # Same masks, same training, same metrics: the tidy tables are equal (wall times are not in it).
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(slurm.results / "table.parquet"), pd.read_parquet(local.results / "table.parquet")
+    )
+    for name in ("regression.csv", "ranking.csv"):
+        assert (slurm.results / "analysis/tables" / name).read_bytes() == (
+            local.results / "analysis/tables" / name
+        ).read_bytes()
 
 
 def test_failing_job_is_reported_failed(runs: dict[str, Run], slurm_cluster: Cluster):

@@ -1,0 +1,158 @@
+"""Feature columns of the tidy table: parsing, metric groups and the registry of feature sets.
+
+Column names follow contracts.md: network-level ``"{family}:{metric}"`` and per-layer
+``"{family}:L{idx:02d}:{metric}"``. A *feature set* is a named selection of such columns; the registry
+holds the base sets and a name joined with ``+`` (``"mge+density"``) is the union of its parts, so
+combinations need no registration.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable, Sequence
+
+import pandas as pd
+
+from snntopo.registry import Registry
+
+#: Identifier columns of the tidy table (everything else that parses as a feature is a feature).
+ID_COLUMNS: tuple[str, ...] = (
+    "dataset",
+    "model",
+    "pruner",
+    "sparsity",
+    "seed",
+    "accuracy",
+    "best_accuracy",
+    "dense_accuracy",
+)
+
+FAMILIES: tuple[str, ...] = ("mge", "rolled", "rolled_channel", "ramanujan", "fullspectrum", "density")
+
+_COLUMN_RE = re.compile(r"^(?P<family>[a-z_]+):(?:L(?P<layer>\d+):)?(?P<metric>[^:]+)$")
+
+#: The five metric groups of METHOD.md §3 (names as printed by the MGE code), keyed by metric name.
+#: BGE metrics share the MGE names (the adapter renames the published columns), so they fall into the
+#: same groups. Ramanujan and full-spectrum quantities are spectral expansion measures and join
+#: "Expansion"; layer densities are the baseline and form their own group "Density".
+METRIC_GROUPS: dict[str, tuple[str, ...]] = {
+    "Local connectivity": ("sink_nodes", "source_nodes", "disc_nodes", "r-out", "r-in"),
+    "Neighbourhood": ("1-hop_nei", "2-hop_nei", "motif"),
+    "Strength": ("avg_node_strength", "k-core"),
+    "Global connectivity": ("cut-edges", "cut-nodes", "no_connected_components", "mean_connected_components"),
+    "Expansion": ("spectral_gap", "spectral_radius"),
+}
+GROUP_ORDER: tuple[str, ...] = (*METRIC_GROUPS, "Density", "Other")
+_METRIC_TO_GROUP = {m: g for g, ms in METRIC_GROUPS.items() for m in ms}
+_FAMILY_GROUP = {"ramanujan": "Expansion", "fullspectrum": "Expansion", "density": "Density"}
+
+#: The 16 MGE topometrics (METHOD.md §3) and the 10 BGE topometrics per layer, in table order.
+MGE_METRICS: tuple[str, ...] = tuple(m for ms in METRIC_GROUPS.values() for m in ms)
+BGE_METRICS: tuple[str, ...] = (
+    "cut-edges",
+    "cut-nodes",
+    "motif",
+    "1-hop_nei",
+    "avg_node_strength",
+    "k-core",
+    "no_connected_components",
+    "mean_connected_components",
+    "spectral_gap",
+    "spectral_radius",
+)
+
+
+def parse_columns(columns: Iterable[str]) -> pd.DataFrame:
+    """Split feature column names into ``column, family, layer (int or -1), metric, group``.
+
+    Columns that are not feature columns (ids, anything without a known family prefix) are left out.
+    """
+    return _parse_cached(tuple(c for c in columns if isinstance(c, str))).copy()
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_cached(columns: tuple[str, ...]) -> pd.DataFrame:
+    # the same column lists are parsed once per group and feature set: cache, and match with re directly
+    rows = []
+    for col in columns:
+        m = _COLUMN_RE.match(col)
+        if m and m["family"] in FAMILIES:
+            rows.append((col, m["family"], int(m["layer"]) if m["layer"] else -1, m["metric"]))
+    parts = pd.DataFrame(rows, columns=["column", "family", "layer", "metric"])
+    parts["layer"] = parts["layer"].astype(int)
+    parts["group"] = metric_group(parts["family"], parts["metric"])
+    return parts
+
+
+def metric_group(family: pd.Series, metric: pd.Series) -> pd.Series:
+    """Metric group of METHOD.md §3 for each (family, metric); see ``METRIC_GROUPS``."""
+    by_metric = metric.map(_METRIC_TO_GROUP)
+    by_family = family.map(_FAMILY_GROUP)
+    # family decides for ramanujan/fullspectrum/density (their metric names say nothing about the group)
+    return by_family.fillna(by_metric).fillna("Other")
+
+
+def feature_columns(columns: Iterable[str]) -> list[str]:
+    """All feature columns among ``columns``, sorted."""
+    return sorted(parse_columns(columns)["column"])
+
+
+# --------------------------------------------------------------------------------------------------
+# Feature-set registry
+# --------------------------------------------------------------------------------------------------
+
+Selector = Callable[[pd.DataFrame], pd.Series]
+FEATURE_SETS: Registry[Selector] = Registry("feature set")
+
+
+def _family(name: str, *, per_layer: bool | None = None, metrics: Sequence[str] | None = None) -> Selector:
+    def select(parts: pd.DataFrame) -> pd.Series:
+        keep = parts["family"] == name
+        if per_layer is not None:
+            keep &= (parts["layer"] >= 0) == per_layer
+        if metrics is not None:
+            keep &= parts["metric"].isin(metrics)
+        return keep
+
+    return select
+
+
+FEATURE_SETS.register("mge")(_family("mge", per_layer=False, metrics=MGE_METRICS))
+FEATURE_SETS.register("rolled")(_family("rolled", per_layer=True))
+FEATURE_SETS.register("rolled_channel")(_family("rolled_channel", per_layer=True))
+# layer-wise density vector (plus the global density, which is constant at fixed sparsity and then dropped)
+FEATURE_SETS.register("density")(_family("density"))
+# Ramanujan family of METHOD §2.2/§4.3: per-layer vectors (network means are aggregates of these)
+FEATURE_SETS.register("ramanujan")(_family("ramanujan", per_layer=True))
+FEATURE_SETS.register("ramanujan_dr")(_family("ramanujan", per_layer=True, metrics=("delta_r_norm",)))
+FEATURE_SETS.register("ramanujan_imdb")(_family("ramanujan", per_layer=True, metrics=("imdb",)))
+FEATURE_SETS.register("ramanujan_isg")(_family("ramanujan", per_layer=True, metrics=("iter_spectral_gap",)))
+FEATURE_SETS.register("fullspectrum")(_family("fullspectrum"))
+
+#: Feature sets analysed when the config names none: every base family and the combinations that
+#: answer "does it add anything to density?". The single-metric Ramanujan sets (``ramanujan_dr``,
+#: ``ramanujan_imdb``, ``ramanujan_isg``; METHOD §4.3) are registered but not default, to keep the
+#: default run short; name them in ``feature_sets`` to add them.
+DEFAULT_FEATURE_SETS: tuple[str, ...] = (
+    "density",
+    "mge",
+    "rolled",
+    "rolled_channel",
+    "ramanujan",
+    "fullspectrum",
+    "mge+density",
+    "ramanujan+density",
+)
+
+
+def select_features(name: str, columns: Iterable[str]) -> list[str]:
+    """Columns of feature set ``name`` (``a+b`` = union of sets ``a`` and ``b``), sorted.
+
+    Raises ``UnknownNameError`` for an unknown part. An empty list means the table has no such columns.
+    """
+    parts = parse_columns(columns)
+    keep = pd.Series(False, index=parts.index)
+    for part in name.split("+"):
+        keep |= FEATURE_SETS.get(part.strip())(parts)
+    return sorted(parts.loc[keep, "column"])

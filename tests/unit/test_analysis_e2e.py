@@ -1,0 +1,99 @@
+"""End to end on the shared sample of the published tables: every table and figure; determinism."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pandas as pd
+import pytest
+from _analysis_sample import sample_dir
+
+from snntopo.analysis import (
+    TABLES,
+    expected_outputs,
+    load_published_tables,
+    run_all,
+    run_importance,
+    run_ranking,
+    run_regression,
+    write_tables,
+)
+from snntopo.analysis.features import METRIC_GROUPS
+
+# few, shallow trees and short bootstraps: the point is that everything runs and is reproducible
+FAST = {
+    "gbt": {"n_estimators": 5, "max_depth": 2, "learning_rate": 0.5},
+    "bootstrap": 50,
+    "importance_repeats": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def table():
+    return load_published_tables(sample_dir())
+
+
+@pytest.fixture(scope="module")
+def run(table, tmp_path_factory):
+    out = tmp_path_factory.mktemp("analysis")
+    return out, run_all(table, out, FAST)
+
+
+def test_every_table_and_figure_is_written(run):
+    out, written = run
+    expected = expected_outputs(out)
+    assert {k: sorted(v) for k, v in written.items()} == {k: sorted(v) for k, v in expected.items()}
+    for paths in expected.values():
+        for path in paths:
+            assert path.is_file() and path.stat().st_size > 0, path
+    names = {p.name for p in expected["figures"]}
+    assert {"mge_drawing.png", "mge_drawing.pdf", "accuracy_vs_sparsity.png", "metric_vs_drop.pdf"} <= names
+    assert (out / "tables/regression_summary.tex").read_text().startswith(r"\begin{table}")
+
+
+def test_tables_cover_both_protocols_estimators_and_feature_families(run):
+    out, _ = run
+    reg = pd.read_csv(out / "tables/regression.csv")
+    ok = reg[reg["status"] == "ok"]
+    assert set(ok["protocol"]) == {"model_dataset", "model_dataset_sparsity"}
+    assert set(ok["estimator"]) == {"ols", "gbt"}
+    assert {"mge", "density", "rolled", "rolled_channel", "ramanujan", "mge+density"} <= set(
+        ok["feature_set"]
+    )
+    # 6 model×dataset groups and 30 model×dataset×sparsity groups have MGE topometrics
+    mge = ok[(ok["feature_set"] == "mge") & (ok["estimator"] == "gbt")]
+    assert (mge["protocol"] == "model_dataset").sum() == 6 and (
+        mge["protocol"] == "model_dataset_sparsity"
+    ).sum() == 30
+    assert (ok["target"] == "one_minus_accuracy").all()  # no dense accuracy in the published tables
+    skipped = reg[reg["status"] == "skipped"]
+    assert (skipped["reason"].str.len() > 0).all()
+    assert skipped["reason"].str.contains("no column of this feature set").any()  # fullspectrum
+    groups = pd.read_csv(out / "tables/importance_groups.csv")
+    perm = groups[(groups["source"] == "permutation") & (groups["by"] == "sparsity")]
+    assert set(perm["group"]) == set(METRIC_GROUPS)
+    sums = perm.groupby("level")["importance"].sum()  # shares of the five groups sum to 1 per level
+    assert sums.to_numpy() == pytest.approx(1.0)
+    rank = pd.read_csv(out / "tables/ranking_summary.csv")
+    assert {"mge/gbt", "density/ols", "ramanujan:mean_delta_r_norm", "ramanujan:mean_imdb"} <= set(
+        rank["candidate"]
+    )
+    by = rank.set_index("candidate")
+    assert by.loc["mge/gbt", "n_groups"] == 30 and by.loc["ramanujan:mean_imdb", "n_groups"] == 5
+
+
+def test_identical_inputs_give_identical_table_bytes(table, tmp_path):
+    # one model × dataset with every feature family (ResNet-20 / CIFAR-10), two sparsities: short runs
+    keep = (table["model"] == "resnet20") & (table["dataset"] == "cifar10") & (table["sparsity"] >= 0.9)
+    sub = table[keep & (table["sparsity"] != 0.95)].reset_index(drop=True)
+    written = []
+    for run_dir in (tmp_path / "a", tmp_path / "b"):
+        reg = run_regression(sub, FAST)
+        imp = run_importance(sub, FAST, regression=reg)
+        rank = run_ranking(sub, FAST, predictions=reg["predictions"])
+        tables = {**reg, **imp, **rank}
+        written.append(write_tables({k: tables[k] for names in TABLES.values() for k in names}, run_dir))
+    assert [p.name for p in written[0]] == [p.name for p in written[1]] and len(written[0]) == 12
+    for a, b in zip(*written, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    assert pd.read_csv(written[0][0]).shape[0] > 0

@@ -1,0 +1,230 @@
+"""Adapter of the published MGE tables: row counts, renames, layer ranks, Ramanujan delimitation/matching."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from _analysis_sample import sample_dir
+
+from snntopo.analysis import load_published_tables
+from snntopo.analysis.published import BGE_RENAME, classify_file
+from snntopo.errors import DatasetNotFoundError
+
+KEY_RAW = ["model", "dataset", "pruning", "sparsity", "seed"]
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return sample_dir()
+
+
+@pytest.fixture(scope="module")
+def table(sample):
+    return load_published_tables(sample)
+
+
+def test_one_row_per_network_counted_from_the_csvs(sample, table):
+    # networks = distinct (model, dataset, algorithm, sparsity, seed) over the files that name the algorithm
+    u = pd.read_csv(sample / "unrolled-sample.csv")[KEY_RAW]
+    bge = [
+        pd.read_csv(p).rename(columns={"pruning_algorithm": "pruning"})[KEY_RAW]
+        for p in sorted(sample.glob("rolled*.csv"))
+    ]
+    expected = len(pd.concat([u, *bge]).drop_duplicates())
+    assert expected == 958  # CONV-6 and ResNet-20, three datasets (README of the sample)
+    assert len(table) == expected
+    assert not table.duplicated(["dataset", "model", "pruner", "sparsity", "seed"]).any()
+    assert table.attrs["published"]["networks"] == expected
+
+
+def test_ids_and_names(table):
+    assert list(table.columns[:8]) == [
+        "dataset",
+        "model",
+        "pruner",
+        "sparsity",
+        "seed",
+        "accuracy",
+        "best_accuracy",
+        "dense_accuracy",
+    ]
+    assert set(table["model"]) == {"conv6", "resnet20"}
+    assert set(table["dataset"]) == {"cifar10", "cifar100", "tinyimagenet"}
+    assert table["dense_accuracy"].isna().all() and table["best_accuracy"].isna().all()
+    assert table["accuracy"].between(0, 1).all()
+    assert len([c for c in table if c.startswith("mge:")]) == 16
+
+
+def test_ramanujan_networks_delimited_by_layer_id_restart(sample, table):
+    raw = pd.read_csv(sample / "ramanujan-rolled-CIFAR-10-Resnet-20.csv")
+    restarts = int((raw["layer_id"] == 0).sum())
+    assert restarts == 165 and len(raw) == 165 * 22  # 22 layers per ResNet-20, every network complete
+    stats = table.attrs["published"]
+    assert stats["ramanujan_networks"] == restarts
+    # accuracy alone leaves some ties; the layer-density vectors resolve them all
+    assert stats["ramanujan_matched"] == 165 and stats["ramanujan_ambiguous"] == 0
+    assert stats["accuracy_mismatches"] == 0  # the families agree on every network
+    rn = table[(table["model"] == "resnet20") & (table["dataset"] == "cifar10")]
+    assert rn["ramanujan:mean_delta_r_norm"].notna().all()
+    assert table.loc[table["model"] == "conv6", "ramanujan:mean_delta_r_norm"].isna().all()
+    # network 0 of the file is GraSP 0.98 seed 0 (its first rows, cross-checked with the rolled file)
+    row = rn[(rn["pruner"] == "grasp") & (rn["sparsity"] == 0.98) & (rn["seed"] == 0)].iloc[0]
+    first = raw.iloc[:22]
+    assert row["ramanujan:L00:delta_r_norm"] == pytest.approx(0.0914094996152915)
+    assert np.isnan(row["ramanujan:L00:imdb"])
+    assert row["ramanujan:L01:imdb"] == pytest.approx(0.1228723636564589)
+    finite = first["degree_bound"][np.isfinite(first["degree_bound"])]
+    assert row["ramanujan:mean_delta_r_norm"] == pytest.approx(finite.mean())
+
+
+def test_bge_renames_and_layer_density(sample, table):
+    raw = pd.read_csv(sample / "rolled-CIFAR-10-Resnet-20.csv")
+    r0 = raw[(raw["pruning_algorithm"] == "snip") & (raw["sparsity"] == 0.9) & (raw["seed"] == 1)]
+    row = table[
+        (table["model"] == "resnet20")
+        & (table["dataset"] == "cifar10")
+        & (table["pruner"] == "snip")
+        & (table["sparsity"] == 0.9)
+        & (table["seed"] == 1)
+    ].iloc[0]
+    for raw_name, name in BGE_RENAME.items():
+        np.testing.assert_allclose(
+            row[[f"rolled:L{i:02d}:{name}" for i in range(22)]].to_numpy(float),
+            r0.sort_values("layer_id")[raw_name].to_numpy(float),
+        )
+    np.testing.assert_allclose(
+        row[[f"density:L{i:02d}:density" for i in range(22)]].to_numpy(float),
+        r0.sort_values("layer_id")["layer_sparsity"].to_numpy(float),
+    )
+    assert row["density:global"] == pytest.approx(0.1)
+    assert len([c for c in table if c.startswith("rolled:")]) == 22 * 10
+
+
+def _reduced(df: pd.DataFrame) -> pd.DataFrame:
+    """The reduced schema of two released BGE files: `pruning`, MGE-style names, 10 metrics only."""
+    keep = [
+        "accuracy",
+        "pruning_algorithm",
+        "sparsity",
+        "model",
+        "dataset",
+        "seed",
+        "layer_id",
+        "layer_name",
+        "layer_sparsity",
+        "nodes",
+        "edges",
+        *BGE_RENAME,
+    ]
+    return df[keep].rename(columns={"pruning_algorithm": "pruning", **BGE_RENAME})
+
+
+def test_release_layout_and_reduced_schema_give_the_same_table(sample, table, tmp_path):
+    root = tmp_path / "graph_data"
+    (root / "graph_metrics/unrolled").mkdir(parents=True)
+    (root / "graph_metrics/rolled").mkdir()
+    (root / "graph_metrics/rolled_channel").mkdir()
+    (root / "ramanunjan_results/Resnet-20").mkdir(parents=True)
+    u = pd.read_csv(sample / "unrolled-sample.csv")
+    dup = u.iloc[[5, 700]].assign(accuracy=0.0)  # duplicated networks: the first occurrence wins
+    pd.concat([u, dup]).to_csv(root / "graph_metrics/unrolled/unrolled.csv", index=False)
+    _reduced(pd.read_csv(sample / "rolled-CIFAR-10-Resnet-20.csv")).to_csv(
+        root / "graph_metrics/rolled/rolled-CIFAR-10-Resnet-20.csv", index=False
+    )
+    shutil.copy(
+        sample / "rolled_channel-CIFAR-10-Resnet-20.csv",
+        root / "graph_metrics/rolled_channel/rolled_channel-CIFAR-10-Resnet-20.csv",
+    )
+    shutil.copy(
+        sample / "ramanujan-rolled-CIFAR-10-Resnet-20.csv",
+        root / "ramanunjan_results/Resnet-20/rolled-CIFAR-10-Resnet-20.csv",
+    )
+    release = load_published_tables(tmp_path)
+    assert release.attrs["published"]["mge_duplicates_dropped"] == 2
+    assert release.attrs["published"]["files_ramanujan"] == 1
+    pd.testing.assert_frame_equal(release, table)
+
+
+def test_layer_ids_with_gaps_become_consecutive_and_ties_use_density(tmp_path):
+    # CONV-6-like ids (pooling modules skipped: 0, 1, 3); two networks share (sparsity, seed, accuracy)
+    base = {"accuracy": 0.5, "sparsity": 0.9, "seed": 0, "model": "CONV-6", "dataset": "CIFAR-10"}
+    rows, ram = [], []
+    for pruner, dens in (("snip", [0.1, 0.2, 0.3]), ("grasp", [0.3, 0.2, 0.1])):
+        for lid, d in zip((0, 1, 3), dens, strict=True):
+            rows.append(
+                {
+                    **base,
+                    "pruning": pruner,
+                    "layer_id": lid,
+                    "layer_name": f"l{lid}",
+                    "layer_sparsity": d,
+                    "cut-edges": lid + (10 if pruner == "snip" else 20),
+                }
+            )
+    for dens, db in (([0.3, 0.2, 0.1], 0.7), ([0.1, 0.2, 0.3], 0.4)):  # grasp first in this file
+        for lid, d in zip((0, 1, 3), dens, strict=True):
+            ram.append(
+                {
+                    **base,
+                    "layer_id": lid,
+                    "layer_name": f"l{lid}",
+                    "degree_bound": db,
+                    "iterative_degree_bound": np.nan,
+                    "iterative_spectral_gap": np.inf,
+                    "layer_sparsity": d,
+                }
+            )
+    pd.DataFrame(rows).to_csv(tmp_path / "rolled-CIFAR-10-CONV-6.csv", index=False)
+    pd.DataFrame(ram).to_csv(tmp_path / "ramanujan-CIFAR-10-CONV-6.csv", index=False)
+    t = load_published_tables(tmp_path).set_index("pruner")
+    assert [c for c in t if c.startswith("rolled:")] == [
+        "rolled:L00:cut-edges",
+        "rolled:L01:cut-edges",
+        "rolled:L02:cut-edges",
+    ]
+    assert t.loc["snip", "rolled:L02:cut-edges"] == 13 and t.loc["grasp", "rolled:L02:cut-edges"] == 23
+    assert t.loc["grasp", "ramanujan:mean_delta_r_norm"] == pytest.approx(0.7)
+    assert t.loc["snip", "ramanujan:mean_delta_r_norm"] == pytest.approx(0.4)
+    assert np.isnan(t.loc["snip", "ramanujan:mean_iter_spectral_gap"])  # inf → NaN, no finite layer
+    assert t.attrs["published"]["ramanujan_matched"] == 2
+
+
+def test_ambiguous_ramanujan_networks_are_dropped_and_counted(tmp_path):
+    base = {"accuracy": 0.5, "sparsity": 0.9, "seed": 0, "model": "Resnet-20", "dataset": "CIFAR-10"}
+    u = pd.DataFrame([{**base, "pruning": p, "sink_nodes": 0.1} for p in ("snip", "grasp")])
+    u.to_csv(tmp_path / "unrolled.csv", index=False)
+    ram = pd.DataFrame(
+        [
+            {
+                **base,
+                "layer_id": i,
+                "layer_name": "x",
+                "degree_bound": 0.5,
+                "layer_sparsity": 0.1,
+                "iterative_degree_bound": 0.1,
+                "iterative_spectral_gap": 0.2,
+            }
+            for i in (0, 1, 0, 1)
+        ]
+    )
+    ram.to_csv(tmp_path / "ramanujan-x.csv", index=False)
+    t = load_published_tables(tmp_path)
+    stats = t.attrs["published"]
+    assert stats["ramanujan_networks"] == 2 and stats["ramanujan_matched"] == 0
+    assert stats["ramanujan_ambiguous"] == 2 and len(t) == 2
+    assert t["ramanujan:mean_delta_r_norm"].isna().all()
+
+
+def test_file_classification_and_missing_directory(tmp_path):
+    assert classify_file(Path("graph_metrics/unrolled/unrolled.csv")) == "mge"
+    assert classify_file(Path("graph_metrics/rolled/rolled-CIFAR-10-CONV-6.csv")) == "rolled"
+    assert classify_file(Path("graph_metrics/rolled_channel/rolled_channel-x.csv")) == "rolled_channel"
+    assert classify_file(Path("ramanunjan_results/CONV-6/rolled-CIFAR-10-CONV-6.csv")) == "ramanujan"
+    assert classify_file(Path("ramanujan-rolled-CIFAR-10-Resnet-20.csv")) == "ramanujan"
+    assert classify_file(Path("notes.txt")) is None
+    with pytest.raises(DatasetNotFoundError, match="does not exist"):
+        load_published_tables(tmp_path / "nope")
+    with pytest.raises(DatasetNotFoundError, match="no published metric table"):
+        load_published_tables(tmp_path)
