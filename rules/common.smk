@@ -22,12 +22,22 @@ def sparsity_label(sparsity):
 
 
 def sweep_points():
-    """Every (dataset, model, seed, pruner, sparsity) to train, the dense baseline (dense, 0) included."""
+    """Every (dataset, model, seed, pruner, sparsity) to train, the dense baseline (dense, 0) included.
+
+    A pruner runs at its own `sparsities` option if it has one, else at the global list; each DST
+    algorithm of the `dst` section is a point of its own, its name in the pruner segment.
+    """
     settings = [
         (p, sparsity_label(s))
-        for p in config["pruners"]
+        for p, options in config["pruners"].items()
         if p != "dense"
-        for s in config["sparsities"]
+        for s in options.get("sparsities", config["sparsities"])
+    ]
+    dst = config["dst"]
+    settings += [
+        (algorithm, sparsity_label(s))
+        for algorithm in dst.get("algorithms", {})
+        for s in dst.get("sparsities", config["sparsities"])
     ]
     settings.append(("dense", "0"))
     return [
@@ -49,8 +59,40 @@ def dataset_options(wildcards):
     return config["datasets"][wildcards.dataset]
 
 
+def is_dst(pruner):
+    """Whether a point's pruner segment names a DST algorithm of the `dst` section."""
+    return pruner in config["dst"].get("algorithms", {})
+
+
+def pruner_name(wildcards):
+    """The pruner that makes a point's mask: the DST section's init_pruner for a DST point."""
+    if is_dst(wildcards.pruner):
+        return config["dst"].get("init_pruner", "erk")
+    return wildcards.pruner
+
+
 def pruner_options(wildcards):
-    return config["pruners"].get(wildcards.pruner, {})
+    options = config["pruners"].get(pruner_name(wildcards), {})
+    return {k: v for k, v in options.items() if k != "sparsities"}
+
+
+def training_overrides(wildcards):
+    """Recipe overrides of a point: `training`, plus mode dst and the algorithm's options at DST points."""
+    overrides = dict(config["training"])
+    if is_dst(wildcards.pruner):
+        options = config["dst"]["algorithms"][wildcards.pruner]
+        dst = {**overrides.get("dst", {}), **options, "algorithm": wildcards.pruner}
+        overrides.update(mode="dst", dst=dst)
+    elif overrides.get("mode", "pai") != "dst":
+        overrides.pop("dst", None)  # shared DST options apply to DST points only
+    return overrides
+
+
+def mask_for_metrics(wildcards):
+    """The mask later stages should read: the evolved final mask at DST points, else the pruned one."""
+    if is_dst(wildcards.pruner) or config["training"].get("mode") == "dst":
+        return RESULTS / POINT.format(**dict(wildcards.items())) / "train/final_mask.pt"
+    return RESULTS / POINT.format(**dict(wildcards.items())) / "mask.pt"
 
 
 def init_targets():
@@ -92,6 +134,10 @@ MEASURE_INPUTS = {
 }
 if config["metrics"]["weights"] == "trained":
     MEASURE_INPUTS["trained"] = RESULTS / POINT / "train/model.pt"
+# DST points are measured on the mask in force at the end of training (train/final_mask.pt); the input
+# function is used only when the sweep has DST points, so that a PaI-only grid keeps static patterns.
+if config["dst"].get("algorithms") or config["training"].get("mode") == "dst":
+    MEASURE_INPUTS["mask"] = mask_for_metrics
 
 
 # Analysis: on this sweep's table, or on the MGE study's published tables (external_tables).

@@ -17,6 +17,7 @@ rule prune:
         mem_mb=4000,
         runtime=60,
     params:
+        pruner=pruner_name,
         options=pruner_options,
         dataset_options=dataset_options,
         root=config["data_root"],

@@ -1,5 +1,5 @@
 rule train:
-    """Masked training (resumable: a re-run continues from train/checkpoint.pt, which is not an output)."""
+    """Masked (PaI) or dynamic sparse (DST points) training; resumable from train/checkpoint.pt (not an output)."""
     input:
         init=RESULTS / "{dataset}/{model}/seed{seed}/init.pt",
         mask=RESULTS / POINT / "mask.pt",
@@ -8,6 +8,7 @@ rule train:
         metrics=RESULTS / POINT / "train/metrics.json",
         model=RESULTS / POINT / "train/model.pt",
         log_csv=RESULTS / POINT / "train/log.csv",
+        final_mask=RESULTS / POINT / "train/final_mask.pt",
     log:
         RESULTS / "logs/train" / POINT / "train.log",
     benchmark:
@@ -20,7 +21,7 @@ rule train:
         runtime=24 * 60,
         gpu=1 if USE_GPU else 0,
     params:
-        recipe=config["training"],
+        recipe=training_overrides,
         device=config["device"],
         dataset_options=dataset_options,
         root=config["data_root"],

@@ -9,8 +9,9 @@ log = job_logger(f"snntopo.{snakemake.rule}", snakemake.log[0] if snakemake.log 
 wc, params = snakemake.wildcards, snakemake.params
 model, _ = load_init(snakemake.input.init)
 bundle = load_dataset(wc.dataset, root=params.root, download=params.download, **params.dataset_options)
+# params.pruner: the point's pruner, or the initial-mask pruner (ERK) of a DST point.
 masks, summary = prune_and_summarize(
-    wc.pruner, model, float(wc.sparsity), bundle.train, seed=int(wc.seed), **params.options
+    params.pruner, model, float(wc.sparsity), bundle.train, seed=int(wc.seed), **params.options
 )
 save_masks(snakemake.output.mask, masks, summary)
-log.info("%s at %s: achieved sparsity %.6f", wc.pruner, wc.sparsity, summary["global"]["sparsity"])
+log.info("%s at %s: achieved sparsity %.6f", params.pruner, wc.sparsity, summary["global"]["sparsity"])

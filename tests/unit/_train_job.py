@@ -1,7 +1,9 @@
 """A small training job shared by tests/unit/test_training.py and the subprocesses it kills.
 
-Run as ``python _train_job.py OUT_DIR MARKER_DIR [STOP_AT]``: trains the tiny CNN under a fixed random
-mask on a synthetic, learnable data set. The training set writes ``MARKER_DIR/mid-<k>`` when this
+Run as ``python _train_job.py OUT_DIR MARKER_DIR [STOP_AT [MODE]]``: trains the tiny CNN under a random
+mask on a synthetic, learnable data set; MODE ``pai`` (default) keeps the mask fixed, ``dst`` evolves it
+(random growth from the DST generator and momentum redistribution from the gradient moving average, so
+that both must be restored on resume). The training set writes ``MARKER_DIR/mid-<k>`` when this
 process has fetched half of its k-th pass over the data; at ``mid-<STOP_AT>`` it then waits (sleeps) to
 be killed, so the test kills it in the middle of an epoch without any race. It also flips images at
 random from the global RNG, so that resuming must restore RNG states.
@@ -57,7 +59,10 @@ def make_data(n: int, generator: torch.Generator) -> TensorDataset:
     return TensorDataset(x, y)
 
 
-def make_job(marker_dir: str | None = None, stop_at: int = 0):
+DST_OPTIONS = {"algorithm": "set", "update_interval": 5, "redistribution": "momentum"}
+
+
+def make_job(marker_dir: str | None = None, stop_at: int = 0, mode: str = "pai"):
     """(model, masks, bundle, recipe) — identical in every process."""
     g = torch.Generator().manual_seed(0)
     train, test = make_data(N_TRAIN, g), make_data(N_TEST, g)
@@ -71,8 +76,10 @@ def make_job(marker_dir: str | None = None, stop_at: int = 0):
     model = init_model("cnn", SHAPE, CLASSES, seed=SEED)
     mg = torch.Generator().manual_seed(1)
     masks = {k: torch.rand(p.shape, generator=mg) > 0.6 for k, p in prunable_parameters(model).items()}
-    recipe = recipe_for("digits", "cnn", {"epochs": 3, "batch_size": 32, "lr": 0.05})
-    return model, masks, bundle, recipe
+    overrides = {"epochs": 3, "batch_size": 32, "lr": 0.05}
+    if mode == "dst":
+        overrides.update(mode="dst", dst=DST_OPTIONS)
+    return model, masks, bundle, recipe_for("digits", "cnn", overrides)
 
 
 if __name__ == "__main__":
@@ -80,5 +87,7 @@ if __name__ == "__main__":
 
     torch.set_num_threads(1)  # same as tests/conftest.py, so in-process and subprocess runs match bitwise
     out_dir, marker_dir = sys.argv[1], sys.argv[2]
-    model, masks, bundle, recipe = make_job(marker_dir, stop_at=int(sys.argv[3]) if len(sys.argv) > 3 else 0)
+    stop_at = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    mode = sys.argv[4] if len(sys.argv) > 4 else "pai"
+    model, masks, bundle, recipe = make_job(marker_dir, stop_at=stop_at, mode=mode)
     train(model, masks, bundle, recipe, out_dir, seed=SEED, device="cpu")

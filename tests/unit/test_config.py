@@ -73,3 +73,25 @@ def test_schema_pruner_enum_equals_pruner_registry():
     from snntopo.pruning import PRUNERS
 
     assert SCHEMA["properties"]["pruners"]["propertyNames"]["enum"] == PRUNERS.names()
+
+
+def test_schema_dst_enums_equal_the_registries():
+    from snntopo.pruning import PRUNERS
+    from snntopo.training import DST_ALGORITHMS
+
+    dst = SCHEMA["properties"]["dst"]["properties"]
+    assert dst["algorithms"]["propertyNames"]["enum"] == DST_ALGORITHMS.names()
+    assert dst["init_pruner"]["enum"] == PRUNERS.names()
+    assert SCHEMA["properties"]["training"]["properties"]["mode"]["enum"] == ["pai", "dst"]
+
+
+def test_dst_section_and_per_pruner_sparsities_are_validated():
+    cfg = default_config()
+    assert validate_config(cfg, SCHEMA)["dst"]["init_pruner"] == "erk"
+    cfg["dst"]["algorithms"]["rigl2"] = {}
+    with pytest.raises(ConfigError, match=r"dst\.algorithms: 'rigl2' is not accepted.*did you mean 'rigl'"):
+        validate_config(cfg, SCHEMA)
+    cfg = default_config()
+    cfg["pruners"]["snip"] = {"sparsities": [1.0]}
+    with pytest.raises(ConfigError, match=r"pruners\.snip\.sparsities\[0\]: 1\.0 is out of range"):
+        validate_config(cfg, SCHEMA)

@@ -28,6 +28,7 @@ ALL = [
     "dense",
     "er",
     "erk",
+    "fullspectrum",
     "grasp",
     "iter_snip",
     "magnitude",
@@ -37,13 +38,15 @@ ALL = [
     "synflow",
     "uniform",
 ]
-RANDOM = ["uniform", "random", "er", "erk", "snip", "iter_snip", "grasp", "prospr"]  # depend on the seed
+# depend on the seed
+RANDOM = ["uniform", "random", "er", "erk", "snip", "iter_snip", "grasp", "prospr", "fullspectrum"]
 # Fast settings for the 8×8 ResNet-20 sweep; defaults are exercised in test_defaults_on_a_tiny_net.
 FAST = {
     "grasp": {"samples_per_class": 2},
     "synflow": {"iterations": 5},
     "iter_snip": {"iterations": 3},
     "prospr": {"meta_steps": 1},
+    "fullspectrum": {"base": "random", "samples": 2},
 }
 
 

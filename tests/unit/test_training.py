@@ -22,19 +22,25 @@ from torch.utils.data import Dataset, TensorDataset
 import snntopo
 from snntopo.errors import CheckpointError, InvalidValueError, TrainingDivergedError
 from snntopo.models import init_model, prunable_parameters
+from snntopo.pruning import load_masks
 from snntopo.training import (
     CHECKPOINT,
+    DST_LOG,
+    FINAL_MASK,
     LOG,
     LOG_COLUMNS,
     METRICS,
     MODEL,
+    SNAPSHOT_DIR,
     MaskApplier,
     TrainStep,
     load_checkpoint,
+    load_mask_snapshots,
     recipe_for,
     run_fingerprint,
     train,
 )
+from snntopo.utils import tensors_checksum
 
 JOB_PATH = Path(__file__).with_name("_train_job.py")
 _spec = importlib.util.spec_from_file_location("_train_job", JOB_PATH)
@@ -191,7 +197,7 @@ def test_dense_run_has_no_mask_and_learns(tmp_path):
 # --- resume after kill -----------------------------------------------------------------------------------
 
 
-def _launch(out_dir: Path, marker_dir: Path, stop_at: int = 0) -> subprocess.Popen:
+def _launch(out_dir: Path, marker_dir: Path, stop_at: int = 0, mode: str = "pai") -> subprocess.Popen:
     marker_dir.mkdir()
     env = dict(
         os.environ,
@@ -200,7 +206,7 @@ def _launch(out_dir: Path, marker_dir: Path, stop_at: int = 0) -> subprocess.Pop
         ),
     )
     return subprocess.Popen(
-        [sys.executable, str(JOB_PATH), str(out_dir), str(marker_dir), str(stop_at)],
+        [sys.executable, str(JOB_PATH), str(out_dir), str(marker_dir), str(stop_at), mode],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -218,23 +224,24 @@ def _kill_at(proc: subprocess.Popen, marker: Path, timeout: float = 120) -> None
     assert proc.wait(timeout=30) == -signal.SIGKILL
 
 
-def test_resume_after_kill_is_bitwise_identical(tmp_path):
+@pytest.mark.parametrize("mode", ["pai", "dst"])
+def test_resume_after_kill_is_bitwise_identical(tmp_path, mode):
     # uninterrupted reference, in this process
-    model, masks, bundle, recipe = job.make_job()
+    model, masks, bundle, recipe = job.make_job(mode=mode)
     ref_metrics = train(model, masks, bundle, recipe, tmp_path / "ref", seed=job.SEED, device="cpu")
     ref_state = model.state_dict()
 
     out = tmp_path / "killed"
     # 1st process: killed half-way through epoch 2 (its 2nd pass over the data)
-    _kill_at(_launch(out, tmp_path / "m1", stop_at=2), tmp_path / "m1" / "mid-2")
+    _kill_at(_launch(out, tmp_path / "m1", stop_at=2, mode=mode), tmp_path / "m1" / "mid-2")
     fp = run_fingerprint(job.make_job()[0], masks, recipe, job.SEED, bundle)  # model at its init
     assert load_checkpoint(out / CHECKPOINT, fp)["epoch"] == 1
     # 2nd process resumes after epoch 1 and is killed half-way through epoch 3 (its 2nd pass)
-    _kill_at(_launch(out, tmp_path / "m2", stop_at=2), tmp_path / "m2" / "mid-2")
+    _kill_at(_launch(out, tmp_path / "m2", stop_at=2, mode=mode), tmp_path / "m2" / "mid-2")
     assert load_checkpoint(out / CHECKPOINT, fp)["epoch"] == 2
     assert not (out / METRICS).exists()
     # 3rd process finishes
-    proc = _launch(out, tmp_path / "m3")
+    proc = _launch(out, tmp_path / "m3", mode=mode)
     assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()[-2000:]
 
     state = torch.load(out / MODEL, weights_only=True)["state_dict"]
@@ -251,6 +258,14 @@ def test_resume_after_kill_is_bitwise_identical(tmp_path):
         [{c: r[c] for c in cols} for r in csv.DictReader((d / LOG).open())] for d in (out, tmp_path / "ref")
     ]
     assert logs[0] == logs[1] and len(logs[0]) == 3
+    if mode == "dst":  # the evolved masks, their snapshots and the update log match too
+        assert metrics["dst"]["updates"] == 7  # steps 5, 10, …, 35 of 36 (12 batches × 3 epochs)
+        final = [load_masks(d / FINAL_MASK) for d in (out, tmp_path / "ref")]
+        assert tensors_checksum(final[0]) == tensors_checksum(final[1]) != tensors_checksum(masks)
+        snaps = [load_mask_snapshots(d / SNAPSHOT_DIR) for d in (out, tmp_path / "ref")]
+        assert [s for s, _ in snaps[0]] == [s for s, _ in snaps[1]] == [0, 5, 10, 15, 20, 25, 30, 35]
+        assert [tensors_checksum(m) for _, m in snaps[0]] == [tensors_checksum(m) for _, m in snaps[1]]
+        assert (out / DST_LOG).read_text() == (tmp_path / "ref" / DST_LOG).read_text()
 
 
 # --- checkpoint errors -----------------------------------------------------------------------------------

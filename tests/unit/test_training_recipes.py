@@ -54,7 +54,7 @@ def test_unknown_override_key_names_key_and_accepted_keys():
         ("epochs", 0), ("epochs", 2.5), ("batch_size", True), ("lr", 0), ("lr", float("nan")),
         ("momentum", 1.0), ("weight_decay", -1e-4), ("gamma", 0), ("scheduler", "step"),
         ("milestones", [120, 80]), ("milestones", [0]), ("milestones", 80), ("amp", "yes"),
-        ("amp_dtype", "fp8"), ("mode", "dst"), ("eval_every", 0), ("num_workers", -1),
+        ("amp_dtype", "fp8"), ("mode", "sgd"), ("eval_every", 0), ("num_workers", -1),
     ],
 )  # fmt: skip
 def test_invalid_values_name_the_field(key, value):

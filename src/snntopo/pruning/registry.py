@@ -1,7 +1,9 @@
 """Pruner registry and the front door :func:`prune` that every caller goes through.
 
 A pruner is one function ``fn(model, sparsity, data, seed, **options) -> Masks`` registered with
-``@register_pruner("name")``. Its keyword options and their defaults are read from its signature, so the
+``@register_pruner("name")``; a pruner with more to tell (e.g. the search trace of a sampling pruner)
+returns a :class:`PrunerOutput` instead, whose ``extras`` :func:`prune_and_summarize` puts into the
+summary. Its keyword options and their defaults are read from its signature, so the
 front door can reject unknown options (naming the accepted ones) and record every option in the summary.
 The front door, not the pruner, validates the sparsity, works on a copy of the model, seeds torch without
 disturbing the caller's RNG, checks the result (keys, shapes, exact global count) and detects layer
@@ -11,6 +13,7 @@ collapse.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 import numbers
 import time
@@ -25,7 +28,16 @@ from snntopo.models import prunable_parameters
 from snntopo.pruning.masks import Masks, check_masks, collapsed_layers, keep_count, summarize
 from snntopo.registry import Registry
 
-Pruner = Callable[..., Masks]
+
+@dataclasses.dataclass
+class PrunerOutput:
+    """Masks plus JSON-able ``extras``, stored by :func:`prune_and_summarize` as ``summary["extras"]``."""
+
+    masks: Masks
+    extras: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+Pruner = Callable[..., Masks | PrunerOutput]
 PRUNERS: Registry[Pruner] = Registry("pruner")
 
 #: Options handled by :func:`prune` itself, accepted by every pruner.
@@ -84,6 +96,13 @@ def prune(
     :class:`LayerCollapseError` names the layer(s). Returns bool masks on the CPU, keyed and ordered as
     :func:`snntopo.models.prunable_parameters` (biases appended when the pruner prunes them).
     """
+    return _prune(name, model, sparsity, data, seed, **options).masks
+
+
+def _prune(
+    name: str, model: nn.Module, sparsity: float, data: object = None, seed: int = 0, **options: Any
+) -> PrunerOutput:
+    """:func:`prune`, keeping the pruner's extras."""
     fn = PRUNERS.get(name)
     s = check_fraction("sparsity", sparsity)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
@@ -97,24 +116,31 @@ def prune(
     device = next((p.device for p in work.parameters()), torch.device("cpu"))
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
-        masks = fn(work, s, data, seed, **pruner_kwargs)
+        result = fn(work, s, data, seed, **pruner_kwargs)
 
-    masks = _finalise(name, masks, model, s)
+    if not isinstance(result, PrunerOutput):
+        result = PrunerOutput(result)
+    masks = _finalise(name, result.masks, model, s)
     collapsed = collapsed_layers(masks)
     if collapsed and not allow_collapse:
         raise LayerCollapseError(
             f"pruner {name!r} at sparsity {s} left layer(s) {', '.join(collapsed)} without any weight "
             "(no path from input to output); pass allow_collapse=True to accept it"
         )
-    return masks
+    return PrunerOutput(masks, result.extras)
 
 
 def prune_and_summarize(
     name: str, model: nn.Module, sparsity: float, data: object = None, seed: int = 0, **options: Any
 ) -> tuple[Masks, dict[str, Any]]:
-    """:func:`prune`, then :func:`summarize` with every option (defaults filled in) and the time taken."""
+    """:func:`prune`, then :func:`summarize` with every option (defaults filled in) and the time taken.
+
+    A pruner's extras (:class:`PrunerOutput`) appear as ``summary["extras"]``.
+    """
     start = time.perf_counter()
-    masks = prune(name, model, sparsity, data, seed, **options)
+    result = _prune(name, model, sparsity, data, seed, **options)
+    masks = result.masks
+    extra = {"extras": result.extras} if result.extras else {}
     summary = summarize(
         masks,
         model,
@@ -123,6 +149,7 @@ def prune_and_summarize(
         seed=seed,
         options=pruner_options(name, **options),
         time_s=round(time.perf_counter() - start, 3),
+        **extra,
     )
     return masks, summary
 

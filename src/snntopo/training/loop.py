@@ -7,13 +7,20 @@ Outputs in ``out_dir`` (all written atomically):
 * ``log.csv`` — one row per finished epoch: epoch, train_loss, train_acc, test_loss, test_acc (empty
   when the epoch was not evaluated), lr (used during the epoch), epoch_time_s.
 * ``model.pt`` — ``{"state_dict", "masks_checksum", "fingerprint", "epochs"}`` (CPU, contiguous tensors).
+* ``final_mask.pt`` (+ ``final_mask.json``) — the mask in force at the end of training, in the format of
+  :func:`snntopo.pruning.save_masks` (whenever a mask was given): the input mask in mode ``pai``, the
+  evolved one in mode ``dst``. This is the mask later stages (encoding, metrics) read for a DST run.
+* mode ``dst`` only: ``mask_snapshots/step_XXXXXX.pt`` (one per topology update, plus step 0) and
+  ``dst_log.csv`` (one row per update), see :mod:`snntopo.training.dst`.
 * ``metrics.json`` — written last, so its presence means the run is complete (keys in :func:`_metrics`).
 
 Reproducibility: one ``seed`` seeds Python/NumPy/torch at the start; the data order of epoch ``e`` comes
 from a generator seeded with ``(seed, e)``; the RNG states are saved with every checkpoint. A run killed
 at any point restarts from the last end-of-epoch checkpoint and recomputes the interrupted epoch exactly,
 so it ends with bitwise the same weights and metrics as an uninterrupted run on the same device (timings
-aside). On CUDA this needs ``recipe.deterministic`` (the default) and ops that have deterministic kernels.
+aside). In mode ``dst`` the updater's state (step counter, current masks, growth generator, gradient
+moving average, update history) is part of the checkpoint, so the same holds for the evolving masks.
+On CUDA this needs ``recipe.deterministic`` (the default) and ops that have deterministic kernels.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import logging
 import math
 import os
 import random
+import shutil
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -39,8 +47,10 @@ from tqdm import tqdm
 
 from snntopo.errors import CheckpointError, InvalidValueError, TrainingDivergedError
 from snntopo.models import prunable_parameters
+from snntopo.pruning.masks import save_masks, summarize
 from snntopo.registry import Registry
 from snntopo.training.checkpoint import load_checkpoint, rng_states, save_checkpoint, set_rng_states
+from snntopo.training.dst import DST_LOG, FINAL_MASK, SNAPSHOT_DIR, DSTUpdater, dst_config
 from snntopo.training.masking import MaskApplier, masks_checksum, zero_fraction
 from snntopo.training.recipes import Recipe
 from snntopo.utils import atomic_path, seed_everything, tensors_checksum, write_json
@@ -120,6 +130,8 @@ class TrainStep:
         )
         self.amp_dtype = getattr(torch, recipe.amp_dtype) if (cuda and recipe.amp) else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        #: Topology updater of mode ``dst`` (set by :func:`train`); None keeps the mask fixed.
+        self.dst: DSTUpdater | None = None
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.amp_dtype is None:
@@ -139,12 +151,18 @@ class TrainStep:
             out = self.model(x)
             loss = F.cross_entropy(out.float(), y)
         self.scaler.scale(loss).backward()
+        if self.dst is not None:
+            if self.scaler.is_enabled():  # DST reads true gradient magnitudes (step() skips re-unscaling)
+                self.scaler.unscale_(self.optimizer)
+            self.dst.observe_grads()  # dense gradients: before the mask zeroes the pruned entries
         if self.applier is not None:
             self.applier.mask_grads()
         self.scaler.step(self.optimizer)
         self.scaler.update()
         if self.applier is not None:
             self.applier.apply()
+        if self.dst is not None:
+            self.dst.after_step(self.optimizer)
         return loss.detach(), (out.detach().argmax(1) == y).sum()
 
 
@@ -170,18 +188,22 @@ def train(
     another run, raises CheckpointError naming the file and the differing fields). ``resume=False`` with
     a checkpoint present also raises. ``restart=True`` deletes the checkpoint and outputs and starts over.
     Returns the metrics written to ``metrics.json``. Raises TrainingDivergedError on a non-finite loss,
-    leaving the last good checkpoint in place.
+    leaving the last good checkpoint in place. ``recipe.mode == "dst"`` evolves ``masks`` during training
+    (dynamic sparse training, :mod:`snntopo.training.dst`); it needs a mask.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / CHECKPOINT
     dev = resolve_device(device)
-    for name in (CHECKPOINT, MODEL, METRICS, LOG):
+    outputs = (CHECKPOINT, MODEL, METRICS, LOG, FINAL_MASK, _json_beside(FINAL_MASK), DST_LOG)
+    for name in outputs:
         # temp files of atomic writes that a SIGKILL interrupted (the real file is intact or absent)
         for stale in out.glob(f".{name}.*.tmp"):
             stale.unlink(missing_ok=True)
         if restart:
             (out / name).unlink(missing_ok=True)
+    if restart:
+        shutil.rmtree(out / SNAPSHOT_DIR, ignore_errors=True)
     masks = dict(masks) if masks else None
     fingerprint = run_fingerprint(model, masks, recipe, seed, bundle)
 
@@ -189,6 +211,13 @@ def train(
         seed_everything(seed)
         stepper = TrainStep(model, masks, recipe, dev)
         scheduler = SCHEDULERS.get(recipe.scheduler)(stepper.optimizer, recipe)
+        train_loader = _loader(bundle.train, recipe, dev, shuffle=True)
+        test_loader = _loader(bundle.test, recipe, dev, shuffle=False)
+        if recipe.mode == "dst":
+            stepper.dst = DSTUpdater(
+                dst_config(recipe.dst), stepper.applier, total_steps=recipe.epochs * len(train_loader),
+                seed=seed, snapshot_dir=out / SNAPSHOT_DIR,
+            )  # fmt: skip
         history: list[dict[str, Any]] = []
         if ckpt_path.exists():
             if not resume:
@@ -200,9 +229,13 @@ def train(
             stepper.scaler.load_state_dict(state["scaler"])
             set_rng_states(state["rng"])
             history = list(state["history"])
+            if stepper.dst is not None:
+                stepper.dst.load_state_dict(state["dst"], stepper.optimizer)
             log.info("resuming %s after epoch %d of %d", out, state["epoch"], recipe.epochs)
-        train_loader = _loader(bundle.train, recipe, dev, shuffle=True)
-        test_loader = _loader(bundle.test, recipe, dev, shuffle=False)
+        elif stepper.dst is not None:
+            # Snapshots of a run killed before its first checkpoint are recomputed from step 0.
+            shutil.rmtree(out / SNAPSHOT_DIR, ignore_errors=True)
+            stepper.dst.start()
 
         for epoch in range(len(history) + 1, recipe.epochs + 1):
             history.append(_epoch(stepper, scheduler, train_loader, test_loader, epoch, seed, ckpt_path))
@@ -217,27 +250,74 @@ def train(
                     "scaler": stepper.scaler.state_dict(),
                     "rng": rng_states(),
                     "history": history,
+                    **({"dst": stepper.dst.state_dict()} if stepper.dst is not None else {}),
                 },
             )
+            if stepper.dst is not None:
+                stepper.dst.write_log(out / DST_LOG)
             _write_log(out / LOG, history)
             _log_epoch(history[-1], recipe.epochs)
 
     model.eval()
     _write_log(out / LOG, history)
+    final = _write_final_mask(out, stepper, masks, recipe, seed, fingerprint)
     state_dict = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(out / MODEL) as tmp:
         torch.save(
             {
                 "state_dict": state_dict,
                 "masks_checksum": fingerprint["mask"],
+                "final_masks_checksum": masks_checksum(final),
                 "fingerprint": fingerprint,
                 "epochs": recipe.epochs,
             },
             tmp,
         )
-    metrics = _metrics(model, masks, history, recipe, dev, fingerprint)
+    metrics = _metrics(model, final, history, recipe, dev, fingerprint)
+    if stepper.dst is not None:
+        metrics["dst"] = {
+            "algorithm": stepper.dst.config.algorithm,
+            "updates": stepper.dst.updates,
+            "exploration_rate": stepper.dst.exploration_rate(),
+            "final_masks_checksum": masks_checksum(final),
+        }
     write_json(out / METRICS, metrics)
     return metrics
+
+
+def _write_final_mask(
+    out: Path,
+    stepper: TrainStep,
+    masks: Mapping[str, torch.Tensor] | None,
+    recipe: Recipe,
+    seed: int,
+    fingerprint: Mapping[str, Any],
+) -> dict[str, torch.Tensor] | None:
+    """Write ``final_mask.pt`` (the mask in force at the end) when there is a mask; returns it."""
+    if not masks:
+        return None
+    dst = stepper.dst
+    final = dst.current_masks() if dst is not None else {n: m.cpu() for n, m in masks.items()}
+    summary = summarize(
+        final,
+        None,
+        pruner=dst.config.algorithm if dst is not None else None,
+        seed=seed,
+        options=dict(recipe.dst),
+        training_mode=recipe.mode,
+        initial_mask_checksum=fingerprint["mask"],
+        dst_updates=dst.updates if dst is not None else 0,
+        exploration_rate=dst.exploration_rate() if dst is not None else None,
+    )
+    summary["init_checksum"] = fingerprint["init"]
+    save_masks(out / FINAL_MASK, final, summary)
+    if dst is not None:
+        dst.write_log(out / DST_LOG)
+    return final
+
+
+def _json_beside(name: str) -> str:
+    return str(Path(name).with_suffix(".json"))
 
 
 def run_fingerprint(

@@ -16,9 +16,10 @@ from typing import Any
 
 from snntopo.errors import InvalidValueError
 from snntopo.registry import Registry
+from snntopo.training.dst import dst_config
 
 SCHEDULERS = ("multistep", "cosine", "constant")
-MODES = ("pai",)
+MODES = ("pai", "dst")
 AMP_DTYPES = ("float16", "bfloat16")
 
 
@@ -30,6 +31,11 @@ class Recipe:
     (zero-initialised) Conv/Linear biases frozen, as the MGE code does (``requires_grad=False``).
     ``nan_check_every`` is how many steps may pass on CUDA before the accumulated non-finite-loss flag is
     read (reading it forces a device sync); on CPU every step is checked.
+
+    ``mode``: ``pai`` (the mask stays fixed) or ``dst`` (dynamic sparse training from the given mask,
+    :mod:`snntopo.training.dst`). ``dst``: the DST options (``algorithm`` preset plus overrides), only
+    with mode ``dst``; stored resolved (every option of the preset filled in), so that the fingerprint of a
+    run changes when a preset's default does.
     """
 
     epochs: int = 160
@@ -50,11 +56,20 @@ class Recipe:
     freeze_biases: bool = True
     deterministic: bool = True
     nan_check_every: int = 50
+    dst: Mapping[str, Any] = dataclasses.field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.milestones, list):
             object.__setattr__(self, "milestones", tuple(self.milestones))
         _validate(self)
+        if not isinstance(self.dst, Mapping):
+            raise InvalidValueError("recipe dst", self.dst, "a mapping of DST options (with mode 'dst')")
+        if self.mode == "dst":
+            object.__setattr__(self, "dst", dst_config(self.dst).as_dict())
+        elif self.dst:
+            raise InvalidValueError("recipe dst", dict(self.dst), "no DST options unless mode is 'dst'")
+        else:
+            object.__setattr__(self, "dst", {})
         # YAML gives ``lr: 1`` as an int; store floats so equal recipes have equal fingerprints.
         for name in ("lr", "momentum", "weight_decay", "gamma"):
             object.__setattr__(self, name, float(getattr(self, name)))
@@ -63,6 +78,7 @@ class Recipe:
         """Plain JSON-able dict (milestones as a list)."""
         d = dataclasses.asdict(self)
         d["milestones"] = list(self.milestones)
+        d["dst"] = dict(self.dst)
         return d
 
     def replace(self, overrides: Mapping[str, Any] | None = None) -> Recipe:
@@ -74,6 +90,8 @@ class Recipe:
                 raise InvalidValueError("training recipe key", key, ", ".join(accepted))
         if "milestones" in overrides:
             overrides["milestones"] = _as_milestones(overrides["milestones"])
+        if overrides.get("mode", self.mode) != "dst" and "dst" not in overrides:
+            overrides["dst"] = {}  # switching a DST recipe back to PaI drops its DST options
         return dataclasses.replace(self, **overrides)
 
 
