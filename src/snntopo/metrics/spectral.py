@@ -25,9 +25,8 @@ DENSE_MAX = 300
 #: ARPACK relative residual tolerance: every returned θ lies within tol·|θ| of an eigenvalue (and usually
 #: far closer: Ritz values converge quadratically in the residual)
 DEFAULT_TOL = 1e-6
-#: Lanczos basis size. Sparse MGEs are often fragmented into many near-identical pieces, so their top
-#: eigenvalues come in tight clusters; with ARPACK's default (20) the iteration then needs 10^4 products,
-#: with 64 a few hundred (measured on a 200 k-edge CONV-6 MGE: 12 501 vs 158 products)
+#: Largest Lanczos basis of a first attempt (see :func:`_eigsh`). Clustered top eigenvalues need a large
+#: basis: with ARPACK's default 20 a fragmented 200 k-edge CONV-6 MGE took 12 501 products, with 80 only 158
 DEFAULT_NCV = 64
 
 
@@ -60,29 +59,40 @@ def top_eigenvalues(
     if n <= max(dense_max, k + 1) and not isinstance(A, LinearOperator):
         vals = np.linalg.eigvalsh(_dense(A).astype(np.float64))
     else:
-        vals = _eigsh(A, k, which, tol, seed)
+        vals = _eigsh(A, k, which, tol, seed, nnz=getattr(A, "nnz", None))
     order = np.argsort(-np.abs(vals) if which == "LM" else -vals, kind="stable")
     vals = vals[order][:k]
     return np.concatenate([vals, np.zeros(k - vals.size)])
 
 
-def _eigsh(A, k: int, which: str, tol: float, seed: int, v0_mask: np.ndarray | None = None) -> np.ndarray:
-    """ARPACK with a large basis; on non-convergence retry with a doubled basis and a 10× looser tolerance,
-    then accept the Ritz values that converged if there are enough."""
+def _eigsh(
+    A, k: int, which: str, tol: float, seed: int, v0_mask: np.ndarray | None = None, nnz: int | None = None
+) -> np.ndarray:
+    """ARPACK, with a basis sized to the problem and escalation when it does not converge.
+
+    ARPACK's own work per restart is O(n·ncv²) while a product costs O(nnz): on sparse graphs (a few
+    entries per row) a large basis is mostly overhead, on dense ones it is cheap. So the first attempt
+    uses ``ncv ≈ nnz/n`` (clipped to [20, DEFAULT_NCV]) and at most 30 restarts; if the top eigenvalues
+    are too clustered for that, it is retried with DEFAULT_NCV vectors, then with twice as many and a 10×
+    looser tolerance, and finally the Ritz values that did converge are accepted if there are enough.
+    """
     n = A.shape[0]
-    ncv = min(n - 1, max(2 * k + 1, DEFAULT_NCV))
+    per_row = (nnz or 0) / max(n, 1)
+    first = int(np.clip(per_row, 20, DEFAULT_NCV))
     v0 = _v0(n, seed) if v0_mask is None else _v0(n, seed) * v0_mask
-    try:
-        return eigsh(A, k=k, which=which, tol=tol, ncv=ncv, v0=v0, return_eigenvectors=False)
-    except ArpackNoConvergence:
-        pass
-    try:
-        ncv = min(n - 1, 2 * ncv)
-        return eigsh(A, k=k, which=which, tol=10 * tol, ncv=ncv, v0=v0, return_eigenvectors=False)
-    except ArpackNoConvergence as err:
-        if len(err.eigenvalues) >= k:
-            return np.asarray(err.eigenvalues)
-        raise
+    attempts = [(first, tol, 30), (DEFAULT_NCV, tol, None), (2 * DEFAULT_NCV, 10 * tol, None)]
+    last: ArpackNoConvergence | None = None
+    for ncv, t, maxiter in attempts:
+        ncv = min(n - 1, max(2 * k + 1, ncv))
+        try:
+            return eigsh(
+                A, k=k, which=which, tol=t, ncv=ncv, v0=v0, maxiter=maxiter, return_eigenvectors=False
+            )
+        except ArpackNoConvergence as err:
+            last = err
+    if last is not None and len(last.eigenvalues) >= k:
+        return np.asarray(last.eigenvalues)
+    raise last  # type: ignore[misc]
 
 
 def top_singular_values(
@@ -107,7 +117,7 @@ def top_singular_values(
             op = LinearOperator((m, m), matvec=lambda x: B @ (Bt @ x), dtype=np.float64)
         else:
             op = LinearOperator((m, m), matvec=lambda x: Bt @ (B @ x), dtype=np.float64)
-        ev = _eigsh(op, k, "LA", tol, seed)
+        ev = _eigsh(op, k, "LA", tol, seed, nnz=2 * B.nnz)
         sv = np.sqrt(np.clip(np.sort(ev)[::-1], 0.0, None))
     sv = np.sort(sv)[::-1][:k]
     return np.concatenate([sv, np.zeros(k - sv.size)])
@@ -153,6 +163,15 @@ class SymmetricParts:
             return LinearOperator(self.shape, matvec=self.matvec, dtype=np.float64)
         m = mask.astype(np.float64)
         return LinearOperator(self.shape, matvec=lambda x: m * self.matvec(m * x.ravel()), dtype=np.float64)
+
+    @property
+    def nnz(self) -> int:
+        return sum(int(P.nnz) for P in self.parts)
+
+    def submatrix(self, idx: np.ndarray) -> SymmetricParts:
+        """Principal sub-matrix on the (sorted) vertices ``idx``, as parts."""
+        diag = None if self.diag is None else self.diag[idx]
+        return SymmetricParts([P[idx][:, idx] for P in self.parts], diag=diag, sign=self.sign)
 
     def entries(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(row, col, value) of ``sign · Σ P`` restricted to the given rows (diagonal not included)."""
@@ -253,11 +272,16 @@ def componentwise_top(
         if idx.size <= DENSE_MAX:
             found.append(_select(np.linalg.eigvalsh(M.dense(idx)), k, which))
             continue
-        mask = np.zeros(n, dtype=bool)
-        mask[idx] = True
-        # the projected operator has the component's spectrum plus zeros elsewhere; for 'LA' those zeros
-        # could only matter if all of the component's top values were negative (not for graphs this big)
-        vals = _eigsh(M.operator(mask), min(k, idx.size - 1), which, tol, seed, v0_mask=mask)
+        kk = min(k, idx.size - 1)
+        if idx.size <= 0.6 * n:  # extract it: ARPACK's own work scales with the vector length
+            sub = M.submatrix(idx)
+            vals = _eigsh(sub.operator(), kk, which, tol, seed, nnz=sub.nnz)
+        else:  # the giant component: project instead of copying most of the matrix
+            mask = np.zeros(n, dtype=bool)
+            mask[idx] = True
+            # the projection has the component's spectrum plus zeros elsewhere; for 'LA' those zeros could
+            # only matter if all of the component's top values were negative (not for graphs this big)
+            vals = _eigsh(M.operator(mask), kk, which, tol, seed, v0_mask=mask, nnz=M.nnz)
         found.append(np.asarray(vals))
     allv = np.concatenate(found) if found else np.zeros(0)
     top = _select(allv, k, which)
