@@ -18,7 +18,7 @@ from snntopo.analysis import (
     run_regression,
     write_tables,
 )
-from snntopo.analysis.features import METRIC_GROUPS
+from snntopo.topometric_names import METRIC_GROUPS
 
 # few, shallow trees and short bootstraps: the point is that everything runs and is reproducible
 FAST = {

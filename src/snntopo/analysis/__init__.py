@@ -24,12 +24,13 @@ import pandas as pd
 
 from snntopo.analysis.config import AnalysisConfig
 from snntopo.analysis.drop import DenseAccuracyMissingError, add_target
-from snntopo.analysis.features import DEFAULT_FEATURE_SETS, FEATURE_SETS, METRIC_GROUPS, select_features
+from snntopo.analysis.features import DEFAULT_FEATURE_SETS, FEATURE_SETS, select_features
 from snntopo.analysis.importance import run_importance, summarise_importance
 from snntopo.analysis.published import load_published_tables
 from snntopo.analysis.ranking import run_ranking
 from snntopo.analysis.regression import ESTIMATORS, PROTOCOLS, run_regression
 from snntopo.analysis.report_tables import LATEX, write_tables
+from snntopo.topometric_names import METRIC_GROUPS
 
 #: Result tables per stage (each written as ``<name>.csv``; names in ``report_tables.LATEX`` also ``.tex``).
 TABLES: dict[str, tuple[str, ...]] = {

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 import pandas as pd
 
 from snntopo.registry import Registry
+from snntopo.topometric_names import METRIC_GROUPS, MGE_METRICS
 
 #: Identifier columns of the tidy table (everything else that parses as a feature is a feature).
 ID_COLUMNS: tuple[str, ...] = (
@@ -36,31 +37,9 @@ _COLUMN_RE = re.compile(r"^(?P<family>[a-z_]+):(?:L(?P<layer>\d+):)?(?P<metric>[
 #: BGE metrics share the MGE names (the adapter renames the published columns), so they fall into the
 #: same groups. Ramanujan and full-spectrum quantities are spectral expansion measures and join
 #: "Expansion"; layer densities are the baseline and form their own group "Density".
-METRIC_GROUPS: dict[str, tuple[str, ...]] = {
-    "Local connectivity": ("sink_nodes", "source_nodes", "disc_nodes", "r-out", "r-in"),
-    "Neighbourhood": ("1-hop_nei", "2-hop_nei", "motif"),
-    "Strength": ("avg_node_strength", "k-core"),
-    "Global connectivity": ("cut-edges", "cut-nodes", "no_connected_components", "mean_connected_components"),
-    "Expansion": ("spectral_gap", "spectral_radius"),
-}
 GROUP_ORDER: tuple[str, ...] = (*METRIC_GROUPS, "Density", "Other")
 _METRIC_TO_GROUP = {m: g for g, ms in METRIC_GROUPS.items() for m in ms}
 _FAMILY_GROUP = {"ramanujan": "Expansion", "fullspectrum": "Expansion", "density": "Density"}
-
-#: The 16 MGE topometrics (METHOD.md §3) and the 10 BGE topometrics per layer, in table order.
-MGE_METRICS: tuple[str, ...] = tuple(m for ms in METRIC_GROUPS.values() for m in ms)
-BGE_METRICS: tuple[str, ...] = (
-    "cut-edges",
-    "cut-nodes",
-    "motif",
-    "1-hop_nei",
-    "avg_node_strength",
-    "k-core",
-    "no_connected_components",
-    "mean_connected_components",
-    "spectral_gap",
-    "spectral_radius",
-)
 
 
 def parse_columns(columns: Iterable[str]) -> pd.DataFrame:

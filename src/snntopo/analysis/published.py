@@ -43,8 +43,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from snntopo.analysis.features import BGE_METRICS, MGE_METRICS
 from snntopo.errors import DatasetNotFoundError
+from snntopo.topometric_names import BGE_METRICS, MGE_METRICS
 
 log = logging.getLogger(__name__)
 

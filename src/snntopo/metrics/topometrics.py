@@ -51,41 +51,9 @@ from graph_tool import stats, topology
 from snntopo.errors import InvalidValueError, check_fraction
 from snntopo.metrics import spectral
 from snntopo.metrics._profile import step
+from snntopo.topometric_names import BGE_METRICS, MGE_METRICS
 
 COMPAT_MODES = ("clean", "released")
-
-MGE_METRICS = (
-    "sink_nodes",
-    "source_nodes",
-    "disc_nodes",
-    "r-out",
-    "r-in",
-    "1-hop_nei",
-    "2-hop_nei",
-    "motif",
-    "avg_node_strength",
-    "k-core",
-    "cut-edges",
-    "cut-nodes",
-    "no_connected_components",
-    "mean_connected_components",
-    "spectral_gap",
-    "spectral_radius",
-)
-
-#: the 10 per-layer topometrics of ``main.py::process_graph_topometrics`` (METHOD §3 notes), raw values
-BGE_METRICS = (
-    "cut-edges",
-    "cut-nodes",
-    "motif",
-    "1-hop_nei",
-    "avg_node_strength",
-    "k-core",
-    "no_connected_components",
-    "mean_connected_components",
-    "spectral_gap",
-    "spectral_radius",
-)
 
 #: divisor of the released normalisation: "N" nodes, "E" edges, None raw
 NORMALISATION = {

@@ -23,8 +23,9 @@ import seaborn as sns
 
 from snntopo.analysis.config import AnalysisConfig
 from snntopo.analysis.drop import TARGET_ABSOLUTE, TARGET_FALLBACK, TARGET_RELATIVE, add_target
-from snntopo.analysis.features import GROUP_ORDER, MGE_METRICS, parse_columns
+from snntopo.analysis.features import GROUP_ORDER, parse_columns
 from snntopo.plots.mge import draw_mge, example_mge
+from snntopo.topometric_names import MGE_METRICS
 
 FIGURE_CAPTIONS: dict[str, str] = {
     "accuracy_vs_sparsity": "Test accuracy against sparsity per pruning algorithm (colour), model (columns) "
