@@ -46,7 +46,9 @@ $(STAMP): requirements.txt pyproject.toml
 run: setup
 	@echo "[run] snakemake (config/config.yaml; workflow profile profiles/default) ..."
 	@source $(VENV)/bin/activate && snakemake --cores $(CORES)
-	@echo "[run] done: results/ (see README, 'What make run produces')"
+	@echo "[run] report: results/report.html ..."
+	@source $(VENV)/bin/activate && snakemake --cores 1 --report results/report.html
+	@echo "[run] done: results/ and results/report.html (see README, 'What make run produces')"
 
 test: setup
 	@echo "[test] pytest (unit, workflow, slurm) ..."
