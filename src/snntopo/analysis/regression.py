@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -311,6 +311,17 @@ def _group_fields(protocol: str, keys: tuple[str, ...], values: tuple[Any, ...])
     return out
 
 
+def _skipped_rows(
+    protocol: str, feature_sets: Iterable[str], estimators: Iterable[str], reason: str
+) -> list[dict[str, Any]]:
+    """One "skipped" row per (feature set, estimator) of ``protocol``, with the reason recorded."""
+    return [
+        {"protocol": protocol, "feature_set": fs, "estimator": est, "status": "skipped", "reason": reason}
+        for fs in feature_sets
+        for est in estimators
+    ]
+
+
 def run_regression(
     table: pd.DataFrame, config: Mapping[str, Any] | AnalysisConfig | None = None
 ) -> dict[str, pd.DataFrame]:
@@ -342,33 +353,14 @@ def run_regression(
     tasks: list[tuple[pd.DataFrame, list[tuple[str, list[str]]], dict[str, Any]]] = []
     for protocol in cfg.protocols:
         spec = PROTOCOLS.get(protocol)
-        for fs in (fs for fs, cols in fsets.items() if not cols):
-            for est in cfg.estimators:
-                rows.append(
-                    {
-                        "protocol": protocol,
-                        "feature_set": fs,
-                        "estimator": est,
-                        "status": "skipped",
-                        "reason": "no column of this feature set in the table",
-                    }
-                )
+        empty = [fs for fs, cols in fsets.items() if not cols]
+        rows += _skipped_rows(protocol, empty, cfg.estimators, "no column of this feature set in the table")
         if spec.pooled:
             try:
                 require_dense(frame, f"protocol {protocol!r}")
             except DenseAccuracyMissingError as err:
                 log.warning("%s", err)
-                for fs in fsets:
-                    for est in cfg.estimators:
-                        rows.append(
-                            {
-                                "protocol": protocol,
-                                "feature_set": fs,
-                                "estimator": est,
-                                "status": "skipped",
-                                "reason": str(err),
-                            }
-                        )
+                rows += _skipped_rows(protocol, fsets, cfg.estimators, str(err))
                 continue
         for values, group in frame.groupby(list(spec.keys), sort=True, dropna=False):
             gfields = _group_fields(protocol, spec.keys, values if isinstance(values, tuple) else (values,))
