@@ -6,6 +6,7 @@ over kernel positions (k_h·k_w of them) or over the two spatial dimensions.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,11 +62,22 @@ class Taps:
 
 
 def conv_taps(spec: LayerSpec, grid: Grid) -> list[Taps]:
-    """For every kernel position, the output positions whose input tap falls on a node of ``grid``."""
+    """For every kernel position, the output positions whose input tap falls on a node of ``grid``.
+
+    Cached by geometry: the layers of a residual stage share it, and the arrays are never written to.
+    """
     _, ho, wo = spec.out_shape
+    return _conv_taps((ho, wo), spec.kernel, spec.stride, spec.dilation, grid)
+
+
+@functools.lru_cache(maxsize=64)
+def _conv_taps(out_hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
+               dilation: tuple[int, int], grid: Grid) -> list[Taps]:  # fmt: skip
+    ho, wo = out_hw
+    spec_dims = (kernel, stride, dilation)
     per_dim = []  # per spatial dim: for each kernel offset, (valid output indices, grid row of the tap)
-    for n_out, k, s, d, origin, size in zip((ho, wo), spec.kernel, spec.stride, spec.dilation, grid.origin,
-                                            (grid.h, grid.w), strict=True):  # fmt: skip
+    for n_out, k, s, d, origin, size in zip((ho, wo), *spec_dims, grid.origin, (grid.h, grid.w),
+                                            strict=True):  # fmt: skip
         out_idx = np.arange(n_out, dtype=np.int64)
         dim = []
         for r in range(k):
@@ -78,6 +90,7 @@ def conv_taps(spec: LayerSpec, grid: Grid) -> list[Taps]:
         for u, (oj, xj) in enumerate(per_dim[1]):
             in_off = (yi[:, None] * grid.w + xj[None, :]).ravel()
             out_off = (oi[:, None] * wo + oj[None, :]).ravel()
+            in_off.flags.writeable = out_off.flags.writeable = False  # shared through the cache
             taps.append(Taps(r, u, in_off, out_off))
     return taps
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -91,7 +91,7 @@ class Chunk:
 class Block(Protocol):
     layer: int
 
-    def row_counts(self, kept: Mapping[str, Kept]) -> Iterator[Any]: ...
+    def row_counts(self, kept: Mapping[str, Kept]) -> Iterable[Any]: ...
 
     def count(self, kept: Mapping[str, Kept]) -> int: ...
 
@@ -118,12 +118,21 @@ class ConvBlock:
     grid: Grid
     shift: int = 0
     layer: int = field(init=False)
+    _rows: tuple[Mapping[str, Kept], list[Any]] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.layer = self.spec.layer_index
 
-    def row_counts(self, kept: Mapping[str, Kept]) -> Iterator[tuple[Any, ...]]:
-        """Per kernel position: taps, kept (o, input channel, |w|) and edges per kept weight."""
+    def row_counts(self, kept: Mapping[str, Kept]) -> list[tuple[Any, ...]]:
+        """Per kernel position: taps, kept (o, input channel, |w|) and edges per kept weight.
+
+        Memoised per ``kept``: the size estimate and the edge generation of one build both need them.
+        """
+        if self._rows is None or self._rows[0] is not kept:
+            self._rows = (kept, list(self._row_counts(kept)))
+        return self._rows[1]
+
+    def _row_counts(self, kept: Mapping[str, Kept]) -> Iterator[tuple[Any, ...]]:
         k = kept[self.spec.param_name or ""]
         o, c, r, u = k.unravel()
         c_out, c_in_g = k.shape[0], k.shape[1]
@@ -211,10 +220,10 @@ class LinearBlock:
     def __post_init__(self) -> None:
         self.layer = self.spec.layer_index
 
-    def row_counts(self, kept: Mapping[str, Kept]) -> Iterator[tuple[Any, ...]]:
+    def row_counts(self, kept: Mapping[str, Kept]) -> list[tuple[Any, ...]]:
         k = kept[self.spec.param_name or ""]
         o, f = k.unravel()
-        yield o, f, k.value, self.src.counts(self.spec.in_shape[0])[f]
+        return [(o, f, k.value, self.src.counts(self.spec.in_shape[0])[f])]
 
     def count(self, kept: Mapping[str, Kept]) -> int:
         return int(sum(int(rows.sum()) for *_, rows in self.row_counts(kept)))
