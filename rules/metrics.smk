@@ -23,31 +23,35 @@ rule measure_mge:
         "../scripts/measure.py"
 
 
-rule measure_bge:
-    """Per-layer metric families of one network's rolled or rolled-channel bipartite encodings."""
-    input:
-        **MEASURE_INPUTS,
-    output:
-        RESULTS / POINT / "metrics/{encoding}.json",
-    log:
-        RESULTS / "logs/measure" / POINT / "{encoding}.log",
-    benchmark:
-        RESULTS / "benchmarks/measure" / POINT / "{encoding}.tsv"
-    wildcard_constraints:
-        encoding="rolled|rolled_channel",
-    group:
-        "metrics"
-    conda:
-        "../envs/graph.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=60,
-    params:
-        families=FAMILIES_BY_ENCODING,
-        options=config["metrics"],
-    script:
-        "../scripts/measure.py"
+if BGE_ENCODINGS:
+
+    rule measure_bge:
+        """Per-layer metric families of one network's bipartite encodings (rolled, rolled-channel), one job."""
+        input:
+            **MEASURE_INPUTS,
+        output:
+            expand(
+                RESULTS / POINT / "metrics/{encoding}.json",
+                encoding=BGE_ENCODINGS,
+                allow_missing=True,
+            ),
+        log:
+            RESULTS / "logs/measure" / POINT / "bge.log",
+        benchmark:
+            RESULTS / "benchmarks/measure" / POINT / "bge.tsv"
+        group:
+            "metrics"
+        conda:
+            "../envs/graph.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=60,
+        params:
+            families={e: FAMILIES_BY_ENCODING[e] for e in BGE_ENCODINGS},
+            options=config["metrics"],
+        script:
+            "../scripts/measure.py"
 
 
 rule collect:

@@ -1,4 +1,8 @@
-"""Snakemake entry point: encode one sweep point and compute the metric families of one encoding."""
+"""Snakemake entry point: encode one sweep point and compute the metric families of one encoding family.
+
+measure_mge computes the MGE families; measure_bge every bipartite encoding of the sweep in one process
+(its params.families maps each encoding to its families, and the outputs follow that order).
+"""
 
 from pathlib import Path
 
@@ -12,21 +16,20 @@ from snntopo.utils import job_logger, write_json
 
 log = job_logger(f"snntopo.{snakemake.rule}", snakemake.log[0] if snakemake.log else None)
 wc, params, inputs = snakemake.wildcards, snakemake.params, snakemake.input
-# measure_mge has no encoding wildcard and gets its families as a list; measure_bge a dict by encoding.
-encoding = wc.get("encoding", "mge")
-families = params.families if encoding == "mge" else params.families[encoding]
+plan = {"mge": params.families} if snakemake.rule == "measure_mge" else dict(params.families)
 model, init = load_init(inputs.init)
 init_state = {k: v.clone() for k, v in model.state_dict().items()}
 masks = load_masks(inputs.mask, model)
 if hasattr(inputs, "trained"):  # Namedlist: `in` would test values, not names
     model.load_state_dict(torch.load(inputs.trained, map_location="cpu", weights_only=True)["state_dict"])
 apply_masks(model, masks)
-values, seconds, graph = measure(
-    model, masks, init["input_shape"], encoding, families,
-    options=params.options, init_state=init_state, seed=int(wc.seed),
-)  # fmt: skip
-if graph is not None and params.options.get("keep_graphs"):
-    # Not a declared output: graphs are large and optional (metrics.keep_graphs).
-    save_graph(graph, Path(snakemake.output[0]).parent.parent / "graphs" / f"{encoding}.gt.xz")
-write_json(snakemake.output[0], {"encoding": encoding, "families": values, "seconds": seconds})
-log.info("%s: %s in %s", encoding, ", ".join(values), {k: round(v, 2) for k, v in seconds.items()})
+for (encoding, families), output in zip(plan.items(), snakemake.output, strict=True):
+    values, seconds, graph = measure(
+        model, masks, init["input_shape"], encoding, families,
+        options=params.options, init_state=init_state, seed=int(wc.seed),
+    )  # fmt: skip
+    if graph is not None and params.options.get("keep_graphs"):
+        # Not a declared output: graphs are large and optional (metrics.keep_graphs).
+        save_graph(graph, Path(output).parent.parent / "graphs" / f"{encoding}.gt.xz")
+    write_json(output, {"encoding": encoding, "families": values, "seconds": seconds})
+    log.info("%s: %s in %s", encoding, ", ".join(values), {k: round(v, 2) for k, v in seconds.items()})

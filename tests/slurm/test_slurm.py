@@ -112,7 +112,7 @@ def runs(slurm_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> It
 def test_sweep_jobs_ran_through_slurm_and_completed(runs: dict[str, Run], slurm_cluster: Cluster):
     run = runs["sweep"]
     assert run.returncode == 0, run.describe()
-    # One submission per job, except the six measure jobs (2 networks × 3 encodings) of group "metrics",
+    # One submission per job, except the four measure jobs (2 networks × MGE and BGE) of group "metrics",
     # which group-components packs two to a SLURM job.
     log_dirs = sorted(path.relative_to(run.workflow.path / ".snakemake/slurm_logs").parts[0]
                       for path in run.submitted.values())  # fmt: skip
@@ -122,7 +122,7 @@ def test_sweep_jobs_ran_through_slurm_and_completed(runs: dict[str, Run], slurm_
         ["rule_prepare_dataset", "rule_init_model", "rule_prune", "rule_prune", "rule_train", "rule_train",
          "rule_collect", "rule_analyse"]
     ), log_dirs  # fmt: skip
-    assert len(groups) == 3, log_dirs
+    assert len(groups) == 2, log_dirs
     for job_id, log in run.submitted.items():
         assert log.name == f"{job_id}.log" and log.is_file(), f"no SLURM log for job {job_id}"
     states = slurm_cluster.squeue(*run.submitted)

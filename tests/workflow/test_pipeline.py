@@ -68,9 +68,10 @@ def test_touching_a_pruning_parameter_reruns_exactly_the_affected_jobs(swept):
         jobs = swept.dry_run_jobs()
     finally:
         swept.write_config(TINY)
-    # one snip point: its prune, train and both measure jobs (mge + two BGEs), then the aggregates
+    # one snip point: its prune, train and its two measure jobs (the MGE; both BGEs in one), then the
+    # aggregates
     assert jobs.get("prune") == 1 and jobs.get("train") == 1
-    assert jobs.get("measure_mge") == 1 and jobs.get("measure_bge") == 2
+    assert jobs.get("measure_mge") == 1 and jobs.get("measure_bge") == 1
     assert "init_model" not in jobs and "prepare_dataset" not in jobs
 
 

@@ -1,9 +1,10 @@
 """Measure one network: encode it for one encoding family and compute that family's metric families.
 
-The pipeline runs one job per (network, encoding): the MGE job builds the multipartite graph once and
-computes the topometrics on it; the rolled job computes the per-layer families that read the rolled
-layer matrices (rolled-BGE topometrics, Ramanujan, full-spectrum coordinate, density); the rolled-channel
-job the rolled-channel BGE topometrics. Graphs stay in memory unless the caller saves them.
+The pipeline runs two jobs per network, one per encoding family: ``measure_mge`` builds the multipartite
+graph once and computes the topometrics on it; ``measure_bge`` calls :func:`measure` once per bipartite
+encoding: rolled (the per-layer families that read the rolled layer matrices: rolled-BGE topometrics,
+Ramanujan, full-spectrum coordinate, density) and rolled-channel (its BGE topometrics). Graphs stay in
+memory unless the caller saves them.
 """
 
 from __future__ import annotations
