@@ -38,6 +38,7 @@ include: "rules/prune.smk"
 include: "rules/train.smk"
 include: "rules/metrics.smk"
 include: "rules/analysis.smk"
+include: "rules/dst.smk"
 
 
 # Every output of the configured sweep (rules from the includes come first, hence default_target).
@@ -45,3 +46,4 @@ rule all:
     default_target: True
     input:
         rules.analyse.output,
+        DST_TARGETS,

@@ -159,3 +159,27 @@ ANALYSIS_TABLES = [
 ]
 ANALYSIS_FIGURES_PNG = [str(p) for p in _expected["figures"] if p.suffix == ".png"]
 ANALYSIS_FIGURES_PDF = [str(p) for p in _expected["figures"] if p.suffix == ".pdf"]
+
+
+# DST topology over training (rules/dst.smk): one job per DST point, one table and figure for the sweep.
+def dst_points():
+    """The sweep points whose pruner segment names a DST algorithm (their training evolves the mask)."""
+    return [p for p in sweep_points() if is_dst(p["pruner"])]
+
+
+def dst_point_paths(*parts):
+    pattern = str(Path(POINT, *parts))
+    return [str(RESULTS / pattern.format(**point)) for point in dst_points()]
+
+
+# Beside the analysis figures of this sweep's table (not of published tables: they have no snapshots).
+DST_FIGURE = RESULTS / "analysis/figures/dst_topology"
+DST_TARGETS = (
+    [
+        str(RESULTS / "dst/topology.csv"),
+        str(DST_FIGURE.with_suffix(".png")),
+        str(DST_FIGURE.with_suffix(".pdf")),
+    ]
+    if dst_points() and not EXTERNAL_TABLES
+    else []
+)
