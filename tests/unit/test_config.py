@@ -85,6 +85,16 @@ def test_schema_dst_enums_equal_the_registries():
     assert SCHEMA["properties"]["training"]["properties"]["mode"]["enum"] == ["pai", "dst"]
 
 
+def test_schema_dst_topology_families_are_the_library_s():
+    from snntopo.metrics.evolution import DEFAULT_FAMILIES, TOPOLOGY_FAMILIES
+
+    dst = SCHEMA["properties"]["dst"]["properties"]
+    assert dst["topology_families"]["items"]["enum"] == list(TOPOLOGY_FAMILIES)
+    assert dst["topology_families"]["default"] == list(DEFAULT_FAMILIES)
+    cfg = validate_config(default_config(), SCHEMA)["dst"]
+    assert cfg["topology_families"] == list(DEFAULT_FAMILIES) and cfg["topology_every"] == 1
+
+
 def test_dst_section_and_per_pruner_sparsities_are_validated():
     cfg = default_config()
     assert validate_config(cfg, SCHEMA)["dst"]["init_pruner"] == "erk"

@@ -2,6 +2,7 @@
 
 import json
 
+import pandas as pd
 import pytest
 import torch
 
@@ -24,12 +25,18 @@ CONFIG = {
 def test_sweep_enumerates_dst_points_and_per_pruner_sparsities(workflow):
     workflow.write_config({**CONFIG, "pruners": {**CONFIG["pruners"], "random": {}}})
     # random at 0.5 and 0.8, fullspectrum at 0.9 only, rigl and set at 0.9, dense
-    assert workflow.dry_run_jobs()["prune"] == 6
+    jobs = workflow.dry_run_jobs()
+    assert jobs["prune"] == 6
+    # topology over training: one job per DST point, one table + figure for the sweep
+    assert jobs["dst_topology"] == 2 and jobs["dst_topology_figure"] == 1
     # a DST point is measured on its final mask, so after training; a PaI point on its pruned mask
     point = "results/digits/mlp/seed0"
     assert _jobs(workflow, f"{point}/rigl/s0.9/metrics/rolled.json")["train"] == 1
     assert "train" not in _jobs(workflow, f"{point}/random/s0.5/metrics/rolled.json")
     assert _jobs(workflow, f"{point}/random/s0.5/metrics/rolled.json")["measure_bge"] == 1
+    # a sweep without DST points has no DST topology jobs
+    workflow.write_config({**CONFIG, "dst": {}})
+    assert not {"dst_topology", "dst_topology_figure"} & set(workflow.dry_run_jobs())
 
 
 def _jobs(workflow, target: str) -> dict[str, int]:
@@ -63,3 +70,17 @@ def test_dst_and_fullspectrum_points_run(workflow):
     assert "dst" not in dense and dense["recipe"]["dst"] == {}
     saved = torch.load(rigl / "train/model.pt", weights_only=True)
     assert saved["final_masks_checksum"] == tensors_checksum(final)
+
+    # topology over training: the point's snapshot metrics, the sweep's table and figure, in the report
+    workflow.run("results/dst/topology.csv")
+    steps = pd.read_csv(rigl / "dst_topology.csv").groupby("family")["step"].unique()
+    snapshot_steps = sorted(int(p.stem[5:]) for p in (rigl / "train/mask_snapshots").glob("step_*.pt"))
+    assert sorted(steps["ramanujan"]) == sorted(steps["mask"]) == snapshot_steps
+    assert len(snapshot_steps) == metrics["dst"]["updates"] + 1
+    table = pd.read_csv(workflow.path / "results/dst/topology.csv")
+    assert set(zip(table.model, table.pruner, table.sparsity, strict=True)) == {("mlp", "rigl", 0.9)}
+    figure = workflow.path / "results/analysis/figures/dst_topology"
+    assert all(figure.with_suffix(ext).stat().st_size > 1000 for ext in (".png", ".pdf"))
+    workflow.run("--report", "report.html", "results/dst/topology.csv")
+    html = (workflow.path / "report.html").read_text(errors="replace")
+    assert "dst_topology" in html and "Topology of the mask during dynamic sparse training" in html
