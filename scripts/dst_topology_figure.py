@@ -15,7 +15,7 @@ points = [
     ({**p, "seed": int(p["seed"]), "sparsity": float(p["sparsity"])}, pd.read_csv(path))
     for p, path in zip(params.points, snakemake.input, strict=True)
 ]
-table = collect_topology(points)
+table = collect_topology(points, network_only=True)  # per-layer rows stay in the point files
 with atomic_path(output.table) as tmp:
     table.to_csv(tmp, index=False)
 written = plot_dst_topology(table, Path(output.figure).with_suffix(""), params.panels)

@@ -162,6 +162,8 @@ def test_real_dst_run_keeps_density_and_its_figure_is_written(tmp_path):
     ids = {"dataset": "tiny", "model": "mlp", "pruner": "rigl", "sparsity": 0.8}
     both = collect_topology([({**ids, "seed": s}, table) for s in (0, 1)])
     assert list(both.columns) == [*ids, "seed", *COLUMNS] and len(both) == 2 * len(table)
+    network = collect_topology([(ids | {"seed": 0}, table)], network_only=True)
+    assert set(network.layer) == {NETWORK} and len(network) == (table.layer == NETWORK).sum()
     for path in plot_dst_topology(both, tmp_path / "fig" / "dst_topology"):
         assert path.suffix in {".png", ".pdf"} and path.stat().st_size > 1000
     empty = plot_dst_topology(both.iloc[:0], tmp_path / "fig" / "empty")  # a placeholder, still two files

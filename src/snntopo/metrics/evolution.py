@@ -175,10 +175,17 @@ def _layer_counts(masks: Sequence[torch.Tensor]) -> dict[str, np.ndarray]:
     }
 
 
-def collect_topology(points: Iterable[tuple[Mapping[str, Any], pd.DataFrame]]) -> pd.DataFrame:
+def collect_topology(
+    points: Iterable[tuple[Mapping[str, Any], pd.DataFrame]], *, network_only: bool = False
+) -> pd.DataFrame:
     """One table of every DST point: each point's table with its ids (dataset, model, seed, pruner,
-    sparsity) as leading columns."""
-    frames = [table.assign(**dict(ids))[[*ids, *COLUMNS]] for ids, table in points]
+    sparsity) as leading columns. ``network_only`` keeps the network-level rows: a paper-sized sweep has
+    hundreds of snapshots per point and ~20 times more per-layer rows, which stay in the per-point files."""
+    frames = []
+    for ids, table in points:
+        if network_only:
+            table = table[table["layer"] == NETWORK]
+        frames.append(table.assign(**dict(ids))[[*ids, *COLUMNS]])
     if not frames:
         return pd.DataFrame(columns=list(COLUMNS))
     return pd.concat(frames, ignore_index=True)
