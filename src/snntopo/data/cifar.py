@@ -20,15 +20,17 @@ which is not the population std of CIFAR-10 (≈ 0.247, 0.243, 0.261) but is wha
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Any, ClassVar
-
-from torchvision.datasets import CIFAR10, CIFAR100
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from snntopo.data.base import DATA_ENV, DatasetBundle, check_bool
 from snntopo.data.registry import register_dataset
 from snntopo.data.transforms import vision_transforms
 from snntopo.errors import DatasetNotFoundError
+
+if TYPE_CHECKING:
+    from torchvision.datasets import CIFAR10
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2023, 0.1994, 0.2010)
@@ -40,20 +42,22 @@ def _without_md5(files: list[list[Any]]) -> list[list[Any]]:
     return [[name, None] for name, _md5 in files]
 
 
-class LocalCIFAR10(CIFAR10):
-    """torchvision's CIFAR-10 that accepts any copy in the official format (existence check, no MD5)."""
+@functools.cache
+def _cifar_classes(name: str) -> tuple[type[CIFAR10], type[CIFAR10]]:
+    """torchvision's class for ``name`` and a subclass that accepts any copy in the official format
+    (existence check, no MD5). Imported on first use: torchvision's import costs ~2 s of CPU, which
+    every job of a digits sweep would otherwise pay."""
+    from torchvision.datasets import CIFAR10, CIFAR100
 
-    train_list = _without_md5(CIFAR10.train_list)
-    test_list = _without_md5(CIFAR10.test_list)
-    meta: ClassVar[dict[str, Any]] = {**CIFAR10.meta, "md5": None}
+    verified = {"cifar10": CIFAR10, "cifar100": CIFAR100}[name]
 
+    class Local(verified):  # type: ignore[misc, valid-type]
+        train_list = _without_md5(verified.train_list)
+        test_list = _without_md5(verified.test_list)
+        meta: ClassVar[dict[str, Any]] = {**verified.meta, "md5": None}
 
-class LocalCIFAR100(CIFAR100):
-    """torchvision's CIFAR-100 that accepts any copy in the official format (existence check, no MD5)."""
-
-    train_list = _without_md5(CIFAR100.train_list)
-    test_list = _without_md5(CIFAR100.test_list)
-    meta: ClassVar[dict[str, Any]] = {**CIFAR100.meta, "md5": None}
+    Local.__name__ = Local.__qualname__ = f"Local{verified.__name__}"
+    return verified, Local
 
 
 def _not_found_message(label: str, cls: type[CIFAR10], root: Path, download: bool) -> str:
@@ -83,8 +87,6 @@ def _not_found_message(label: str, cls: type[CIFAR10], root: Path, download: boo
 def _load_cifar(
     label: str,
     name: str,
-    verified: type[CIFAR10],
-    local: type[CIFAR10],
     mean: tuple[float, ...],
     std: tuple[float, ...],
     root: Path,
@@ -94,6 +96,7 @@ def _load_cifar(
 ) -> DatasetBundle:
     augment = check_bool(f"{name} option 'augment'", augment)
     verify_checksums = check_bool(f"{name} option 'verify_checksums'", verify_checksums)
+    verified, local = _cifar_classes(name)
     cls = verified if verify_checksums else local
     train_tf, test_tf = vision_transforms(32, mean, std, augment=augment, resize=False)
     try:
@@ -130,8 +133,6 @@ def load_cifar10(
     return _load_cifar(
         "CIFAR-10",
         "cifar10",
-        CIFAR10,
-        LocalCIFAR10,
         CIFAR10_MEAN,
         CIFAR10_STD,
         root,
@@ -153,8 +154,6 @@ def load_cifar100(
     return _load_cifar(
         "CIFAR-100",
         "cifar100",
-        CIFAR100,
-        LocalCIFAR100,
         CIFAR100_MEAN,
         CIFAR100_STD,
         root,

@@ -12,12 +12,12 @@ evenly spaced) train images after resizing, before augmentation.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-from torchvision import transforms as T
-from torchvision.datasets import ImageFolder
 
 from snntopo.data.base import (
     DATA_ENV,
@@ -28,37 +28,50 @@ from snntopo.data.base import (
     check_int,
 )
 from snntopo.data.registry import register_dataset
-from snntopo.data.transforms import INTERPOLATIONS, vision_transforms
+from snntopo.data.transforms import INTERPOLATIONS, interpolation_mode, vision_transforms
 from snntopo.errors import DatasetNotFoundError, InvalidValueError
+
+if TYPE_CHECKING:
+    from torchvision.datasets import ImageFolder
 
 TEST_DIRS = ("test", "val")
 
 
-class ClassMappedImageFolder(ImageFolder):
-    """``ImageFolder`` with a given class → index map (the train split's) instead of its own folder scan."""
+@functools.cache
+def _class_mapped_image_folder() -> type[ImageFolder]:
+    """The ImageFolder subclass below, defined on first use: torchvision's import costs ~2 s of CPU."""
+    from torchvision.datasets import ImageFolder
 
-    def __init__(self, root: str | Path, class_to_idx: dict[str, int], **kwargs):
-        self._fixed_class_to_idx = dict(class_to_idx)
-        super().__init__(root, allow_empty=True, **kwargs)
+    class ClassMappedImageFolder(ImageFolder):
+        """``ImageFolder`` with a given class → index map (the train split's) instead of its own scan."""
 
-    def find_classes(self, directory: str | Path) -> tuple[list[str], dict[str, int]]:
-        found = {entry.name for entry in os.scandir(directory) if entry.is_dir()}
-        unknown = sorted(found - set(self._fixed_class_to_idx))
-        if unknown:
-            raise InvalidValueError(
-                f"class folders of {directory}",
-                unknown,
-                "only classes of the train split: " + ", ".join(self._fixed_class_to_idx),
-            )
-        classes = sorted(self._fixed_class_to_idx, key=self._fixed_class_to_idx.__getitem__)
-        return classes, dict(self._fixed_class_to_idx)
+        def __init__(self, root: str | Path, class_to_idx: dict[str, int], **kwargs):
+            self._fixed_class_to_idx = dict(class_to_idx)
+            super().__init__(root, allow_empty=True, **kwargs)
+
+        def find_classes(self, directory: str | Path) -> tuple[list[str], dict[str, int]]:
+            found = {entry.name for entry in os.scandir(directory) if entry.is_dir()}
+            unknown = sorted(found - set(self._fixed_class_to_idx))
+            if unknown:
+                raise InvalidValueError(
+                    f"class folders of {directory}",
+                    unknown,
+                    "only classes of the train split: " + ", ".join(self._fixed_class_to_idx),
+                )
+            classes = sorted(self._fixed_class_to_idx, key=self._fixed_class_to_idx.__getitem__)
+            return classes, dict(self._fixed_class_to_idx)
+
+    return ClassMappedImageFolder
 
 
 def channel_stats(
     ds: ImageFolder, size: int, interpolation: str, max_samples: int
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel population mean/std of up to ``max_samples`` evenly spaced images, resized, in [0, 1]."""
-    to_tensor = T.Compose([T.Resize((size, size), interpolation=INTERPOLATIONS[interpolation]), T.ToTensor()])
+    from torchvision import transforms as T
+
+    resize = T.Resize((size, size), interpolation=interpolation_mode(interpolation))
+    to_tensor = T.Compose([resize, T.ToTensor()])
     idx = torch.linspace(0, len(ds) - 1, min(max_samples, len(ds))).round().long().unique().tolist()
     total = torch.zeros(3, dtype=torch.float64)
     total_sq = torch.zeros(3, dtype=torch.float64)
@@ -115,6 +128,8 @@ def load_imagefolder(
     std_t = (
         check_channel_stats("imagefolder option 'std'", std, 3, positive=True) if std is not None else None
     )
+    from torchvision.datasets import ImageFolder
+
     try:
         train = ImageFolder(train_root)
     except FileNotFoundError as err:
@@ -128,7 +143,7 @@ def load_imagefolder(
         size, mean_t, std_t, augment=augment, resize=True, interpolation=interpolation
     )
     train.transform = train_tf  # set after the statistics pass, which must see un-augmented images
-    test = ClassMappedImageFolder(test_root, train.class_to_idx, transform=test_tf)
+    test = _class_mapped_image_folder()(test_root, train.class_to_idx, transform=test_tf)
     return DatasetBundle(
         name="imagefolder",
         train=train,

@@ -9,17 +9,22 @@ stage's seeding (and DataLoader worker seeding) makes augmentation reproducible.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from torchvision import transforms as T
+if TYPE_CHECKING:
+    from torchvision import transforms as T
 
-INTERPOLATIONS = {
-    "box": T.InterpolationMode.BOX,
-    "bilinear": T.InterpolationMode.BILINEAR,
-    "bicubic": T.InterpolationMode.BICUBIC,
-    "nearest": T.InterpolationMode.NEAREST,
-    "lanczos": T.InterpolationMode.LANCZOS,
-    "hamming": T.InterpolationMode.HAMMING,
-}
+# Names of torchvision's InterpolationMode members accepted as options. torchvision itself is imported
+# only when transforms are built: its import costs ~2 s of CPU, which every job of a digits sweep would
+# otherwise pay.
+INTERPOLATIONS = ("box", "bilinear", "bicubic", "nearest", "lanczos", "hamming")
+
+
+def interpolation_mode(name: str) -> Any:
+    """torchvision's ``InterpolationMode`` member called ``name`` (one of :data:`INTERPOLATIONS`)."""
+    from torchvision.transforms import InterpolationMode
+
+    return InterpolationMode[name.upper()]
 
 
 def vision_transforms(
@@ -32,7 +37,9 @@ def vision_transforms(
     interpolation: str = "bilinear",
 ) -> tuple[T.Compose, T.Compose]:
     """(train, test) transforms for PIL images; ``resize`` forces every image to ``size``×``size`` first."""
-    head = [T.Resize((size, size), interpolation=INTERPOLATIONS[interpolation])] if resize else []
+    from torchvision import transforms as T
+
+    head = [T.Resize((size, size), interpolation=interpolation_mode(interpolation))] if resize else []
     tail = [T.ToTensor(), T.Normalize(list(mean), list(std))]
     train = (
         head + ([T.RandomCrop(size, padding=size // 8), T.RandomHorizontalFlip()] if augment else []) + tail
