@@ -36,7 +36,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@$(SYS_PY) -c 'import graph_tool; print("[setup] graph-tool", graph_tool.__version__)'
 	@[ -x $(PY) ] || { echo "[setup] creating $(VENV) (system site packages, for graph-tool)"; \
 	  $(SYS_PY) -m venv --system-site-packages $(VENV); }
-	@echo "[setup] pip install -r requirements.txt (numpy<2: Debian's graph-tool is built against numpy 1)"
+	@echo "[setup] pip install -r requirements.txt (exact pins; numpy 1.x: Debian's graph-tool is built against it)"
 	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	@$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	@$(PY) -c 'import graph_tool, numpy, torch, snakemake, snntopo; assert numpy.__version__ < "2"; \
