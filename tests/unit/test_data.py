@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -413,6 +415,31 @@ def test_imagefolder_unknown_test_class_and_missing_tree(tmp_path):
     Image.new("RGB", (8, 8)).save(tmp_path / "test" / "yak" / "0.png")
     with pytest.raises(InvalidValueError, match="yak"):
         load_dataset("imagefolder", root=tmp_path)
+
+
+def test_lazily_defined_dataset_classes_unpickle_in_a_fresh_interpreter(tmp_path):
+    """DataLoader workers started with ``spawn`` (macOS, Windows) unpickle the data set in a new process,
+    where the torchvision subclasses, defined on first use, must still be found by name."""
+    write_fake_cifar10(tmp_path / "cifar")
+    write_fake_imagefolder(tmp_path / "folder")
+    datasets = [
+        load_dataset("cifar10", root=tmp_path / "cifar", verify_checksums=False, augment=False).train,
+        load_dataset("imagefolder", root=tmp_path / "folder", size=8).test,
+    ]
+    assert [type(d).__name__ for d in datasets] == ["LocalCIFAR10", "ClassMappedImageFolder"]
+    for k, d in enumerate(datasets):
+        torch.save(d[1][0], tmp_path / f"x{k}.pt")
+    (tmp_path / "datasets.pkl").write_bytes(pickle.dumps(datasets))
+    code = (
+        "import pickle, sys, torch; from pathlib import Path; p = Path(sys.argv[1]); "
+        "ds = pickle.loads((p / 'datasets.pkl').read_bytes()); "
+        "assert all(torch.equal(d[1][0], torch.load(p / f'x{k}.pt')) for k, d in enumerate(ds)); "
+        "print([type(d).__name__ for d in ds])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "['LocalCIFAR10', 'ClassMappedImageFolder']"
 
 
 # ---------------------------------------------------------------- registry and option validation

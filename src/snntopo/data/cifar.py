@@ -60,6 +60,17 @@ def _cifar_classes(name: str) -> tuple[type[CIFAR10], type[CIFAR10]]:
     return verified, Local
 
 
+_LOCAL_CLASSES = {"LocalCIFAR10": "cifar10", "LocalCIFAR100": "cifar100"}
+
+
+def __getattr__(name: str) -> Any:
+    """``LocalCIFAR10`` / ``LocalCIFAR100`` as module attributes (PEP 562), created on first access, so
+    that pickle finds them by name: DataLoader workers started with ``spawn`` unpickle the data set."""
+    if name in _LOCAL_CLASSES:
+        return _cifar_classes(_LOCAL_CLASSES[name])[1]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _not_found_message(label: str, cls: type[CIFAR10], root: Path, download: bool) -> str:
     """Say where we looked, what is missing (or that checksums differ) and how to get the data."""
     base = root / cls.base_folder

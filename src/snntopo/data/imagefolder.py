@@ -61,7 +61,16 @@ def _class_mapped_image_folder() -> type[ImageFolder]:
             classes = sorted(self._fixed_class_to_idx, key=self._fixed_class_to_idx.__getitem__)
             return classes, dict(self._fixed_class_to_idx)
 
+    ClassMappedImageFolder.__qualname__ = "ClassMappedImageFolder"
     return ClassMappedImageFolder
+
+
+def __getattr__(name: str) -> type:
+    """``ClassMappedImageFolder`` as a module attribute (PEP 562), created on first access, so that pickle
+    finds it by name: DataLoader workers started with ``spawn`` unpickle the test split."""
+    if name == "ClassMappedImageFolder":
+        return _class_mapped_image_folder()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def channel_stats(
