@@ -49,10 +49,13 @@ def sweep_points():
     ]
 
 
-def point_paths(*parts):
-    """One path per sweep point: RESULTS / POINT / parts..., with the point's wildcards filled in."""
+def point_paths(*parts, points=None):
+    """One path per sweep point (or per point of `points`): RESULTS / POINT / parts..., wildcards filled in."""
     pattern = str(Path(POINT, *parts))
-    return [str(RESULTS / pattern.format(**point)) for point in sweep_points()]
+    return [
+        str(RESULTS / pattern.format(**point))
+        for point in (sweep_points() if points is None else points)
+    ]
 
 
 def dataset_options(wildcards):
@@ -165,11 +168,6 @@ ANALYSIS_FIGURES_PDF = [str(p) for p in _expected["figures"] if p.suffix == ".pd
 def dst_points():
     """The sweep points whose pruner segment names a DST algorithm (their training evolves the mask)."""
     return [p for p in sweep_points() if is_dst(p["pruner"])]
-
-
-def dst_point_paths(*parts):
-    pattern = str(Path(POINT, *parts))
-    return [str(RESULTS / pattern.format(**point)) for point in dst_points()]
 
 
 # Beside the analysis figures of this sweep's table (not of published tables: they have no snapshots).

@@ -29,7 +29,7 @@ rule dst_topology:
 rule dst_topology_figure:
     """Every DST point's snapshot metrics in one table, and the figure of topology vs update step."""
     input:
-        dst_point_paths("dst_topology.csv"),
+        point_paths("dst_topology.csv", points=dst_points()),
     output:
         table=RESULTS / "dst/topology.csv",
         figure=report(
