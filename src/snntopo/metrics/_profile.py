@@ -12,25 +12,27 @@ _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 
 
-def peak_rss_bytes() -> int:
-    """Peak resident set size of this process since start (or since :func:`reset_peak_rss`)."""
+def _status_kib(key: str) -> int | None:
+    """A ``kB`` field of /proc/self/status (None where the file or the field is missing)."""
     try:
         for line in _STATUS.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
+            if line.startswith(f"{key}:"):
+                return int(line.split()[1])
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    return None
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process since start (or since :func:`reset_peak_rss`)."""
+    kib = _status_kib("VmHWM")
+    if kib is None:
+        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux reports KiB
+    return kib * 1024
 
 
 def current_rss_bytes() -> int:
-    try:
-        for line in _STATUS.read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return (_status_kib("VmRSS") or 0) * 1024
 
 
 def reset_peak_rss() -> bool:
