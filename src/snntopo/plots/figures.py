@@ -62,6 +62,15 @@ def _save(fig: plt.Figure, base: Path, extra: Sequence[Any] = ()) -> list[Path]:
     return [png, pdf]
 
 
+def _save_with_legend(
+    fig: plt.Figure, base: Path, handles: list[Any], labels: list[str], title: str
+) -> list[Path]:
+    """Figure legend right of the axes, then :func:`_save` (which makes room for it)."""
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, title=title)
+    fig.tight_layout()
+    return _save(fig, base, extra=fig.legends)
+
+
 def _placeholder(base: Path, text: str) -> list[Path]:
     fig, ax = plt.subplots(figsize=(5, 2))
     ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
@@ -118,9 +127,7 @@ def accuracy_vs_sparsity(
             ax.set_xlabel("sparsity" if i == len(datasets) - 1 else "")
             ax.set_ylabel("test accuracy" if j == 0 else "")
     handles = [plt.Line2D([], [], color=colours[p], marker="o", ms=3, lw=1) for p in pruners]
-    fig.legend(handles, pruners, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, title="pruner")
-    fig.tight_layout()
-    return _save(fig, base, extra=fig.legends)
+    return _save_with_legend(fig, base, handles, pruners, "pruner")
 
 
 def r2_by_feature_set(
@@ -284,9 +291,7 @@ def metric_vs_drop(
         axes[k // n_cols][k % n_cols].set_axis_off()
     fig.supylabel(_target_label(frame), fontsize=9)
     handles = [plt.Line2D([], [], color=colours[m], marker="o", lw=0) for m in models]
-    fig.legend(handles, models, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, title="model")
-    fig.tight_layout()
-    return _save(fig, base, extra=fig.legends)
+    return _save_with_legend(fig, base, handles, models, "model")
 
 
 def mge_drawing(
