@@ -95,7 +95,7 @@ def example_rows() -> list[Row]:
 def example_block(rows: list[Row] | None = None) -> str:
     """The generated Markdown block (markers included)."""
     rows = example_rows() if rows is None else rows
-    model, masks = example_network()
+    _, masks = example_network()
     kept = {name: int(m.sum()) for name, m in masks.items()}
     total = {name: m.numel() for name, m in masks.items()}
     lines = [
@@ -109,7 +109,8 @@ def example_block(rows: list[Row] | None = None) -> str:
         "|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r.encoding} | {r.graph} | {r.nodes} ({r.partitions}) | {r.edges} | {r.dense_edges} |")
+        nodes = f"{r.nodes} ({r.partitions})"
+        lines.append(f"| {r.encoding} | {r.graph} | {nodes} | {r.edges} | {r.dense_edges} |")
     lines += ["", EXAMPLE_END]
     return "\n".join(lines)
 
@@ -143,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     new = replace_block(text, example_block())
     if args.check:
         if new != text:
-            print(f"{PAGE}: worked-example counts are stale; run python -m snntopo.docs_example", file=sys.stderr)
+            print(f"{PAGE}: worked-example counts are stale; run python -m snntopo.docs_example",
+                  file=sys.stderr)  # fmt: skip
             return 1
         return 0
     PAGE.write_text(new)
