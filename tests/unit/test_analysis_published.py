@@ -124,6 +124,8 @@ def _reduced(df: pd.DataFrame) -> pd.DataFrame:
 def test_release_layout_and_reduced_schema_give_the_same_table(sample, table, tmp_path):
     root = tmp_path / "graph_data"
     (root / "graph_metrics/unrolled").mkdir(parents=True)
+    # the copied (and derived) files are the MGE study's Apache-2.0 data: their notice travels with them
+    shutil.copy(sample / "LICENSE-Apache-2.0", root / "LICENSE-Apache-2.0")
     (root / "graph_metrics/rolled").mkdir()
     (root / "graph_metrics/rolled_channel").mkdir()
     (root / "ramanunjan_results/Resnet-20").mkdir(parents=True)
