@@ -246,3 +246,13 @@ def test_worked_example_dense_counts_match_hand_counts():
 def test_replace_block_requires_the_markers():
     with pytest.raises(ValueError, match="markers"):
         docs_example.replace_block("no markers here", "x")
+
+
+def test_reading_the_report_describes_every_figure_and_table():
+    from snntopo.analysis import TABLES
+    from snntopo.plots.figures import FIGURES
+
+    page = (ROOT / "docs/reading-the-report.md").read_text()
+    tables = [name for names in TABLES.values() for name in names]
+    missing = [name for name in [*FIGURES, "dst_topology", *tables] if f"`{name}" not in page]
+    assert missing == [], "describe these in docs/reading-the-report.md"
