@@ -47,7 +47,7 @@ holds the coordinate, kept count and density of every layer of the returned mask
 ``before_correction`` those of the composite.
 
 **Warm-up** (``warmup_iterations`` > 0, the reference: 500): that many SGD steps (lr ``warmup_lr``,
-momentum 0.9, weight decay 5e-4, batches of ``batch_size`` from ``data``) on the dense model before
+Nesterov momentum 0.9, weight decay 5e-4, batches of ``batch_size`` from ``data``) on the dense model before
 sampling; the base pruner and the scores see the warmed-up weights, and the warmed-up ``state_dict`` is
 returned with the mask (:class:`~snntopo.pruning.registry.PrunerOutput` ``state``), stored in
 ``mask.pt`` and loaded by training as its starting point (:func:`snntopo.pruning.load_start_state`), as
@@ -384,9 +384,12 @@ def correct_density(
 def warm_up(
     model: nn.Module, data: object, iterations: int, *, lr: float = 0.1, batch_size: int = 100, seed: int = 0
 ) -> None:
-    """``iterations`` dense SGD steps (momentum 0.9, weight decay 5e-4, cross-entropy) on ``model``."""
+    """``iterations`` dense SGD steps (Nesterov momentum 0.9, weight decay 5e-4, cross-entropy) on ``model``.
+
+    The reference's pre-training (``lth_tickets_pretraining.py``) settings, lr 0.1 and batch 100.
+    """
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(params, lr=float(lr), momentum=0.9, weight_decay=5e-4)
+    opt = torch.optim.SGD(params, lr=float(lr), momentum=0.9, weight_decay=5e-4, nesterov=True)
     stream = batch_stream(data, batch_size, seed, what="warm-up of pruner 'fullspectrum'")
     device = next(model.parameters()).device
     model.train()
