@@ -58,24 +58,30 @@ def cnn():
 
 
 # ------------------------------------------------------------------------------------ reference fixture
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason="reference outputs not available")
-def test_coordinate_reproduces_the_reference_fixture():
-    """dst-ram-pruning `total_spectrum_measurement` on the fixture's SNIP mask, float64 variant."""
+def _fixture_case(double: bool):
     weights = np.load(REFERENCE / "resnet20-c10/weights.npz")
     model = init_model("resnet20", (3, 8, 8), 10, seed=1)
     model.load_state_dict({k: torch.from_numpy(weights[k]) for k in weights.files})
-    model = model.double()
+    model = model.double() if double else model
     masks_npz = np.load(REFERENCE / "resnet20-c10/snip_mask_s0.9.npz")
     masks = {k: torch.from_numpy(masks_npz[k]) for k in masks_npz.files}
-    expected = json.loads((REFERENCE / "fullspectrum/fullspectrum.json").read_text())["float64"]
-    w = {n: p.detach() for n, p in prunable_parameters(model).items()}
+    return {n: p.detach() for n, p in prunable_parameters(model).items()}, masks
+
+
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason="reference outputs not available")
+@pytest.mark.parametrize(("variant", "rel"), [("float64", 1e-9), ("float32", 1e-4)])
+def test_coordinate_reproduces_the_reference_fixture(variant, rel):
+    """dst-ram-pruning `total_spectrum_measurement` on the fixture's SNIP mask: the float64 run to 1e-9,
+    the reference as shipped (float32 adjacency and ARPACK) to its stated 1e-4 relative."""
+    w, masks = _fixture_case(double=variant == "float64")
+    expected = json.loads((REFERENCE / "fullspectrum/fullspectrum.json").read_text())[variant]
     got = score_layers(w, masks)
     assert set(got) == set(expected) and len(got) == 22
     for name, ref in expected.items():
         assert int(masks[name].sum()) == ref["kept"]
         for key in ("dr", "lam", "dr_iter", "lam_iter", "norm"):
             want = math.inf if ref[key] == "inf" else ref[key]
-            assert got[name][key] == pytest.approx(want, rel=1e-9, abs=1e-10), (name, key)
+            assert got[name][key] == pytest.approx(want, rel=rel, abs=1e-10), (name, key)
 
 
 # ------------------------------------------------------------------------------- incumbent and samples
