@@ -18,12 +18,15 @@ from snntopo.pruning import (
     ACCEPTANCE,
     correct_density,
     fullspectrum_search,
+    global_topk_masks,
     keep_count,
     prune,
     prune_and_summarize,
     search_table,
+    snip_scores,
 )
 from snntopo.pruning.fullspectrum import TRACE_COLUMNS, warm_up
+from snntopo.pruning.perturb import lock_bn_eval
 from snntopo.utils import tensors_checksum
 
 SHAPE = (1, 8, 8)
@@ -50,7 +53,8 @@ def test_composite_layers_score_at_least_the_base_pruners(cnn, base, acceptance)
     result = fullspectrum_search(
         cnn, 0.9, data, 3, base=base, samples=4, acceptance=acceptance, batch_size=50
     )
-    base_scores = coordinate(cnn, prune(base, cnn, 0.9, data, seed=3))  # the plain base pruner's mask
+    incumbent = fullspectrum_search(cnn, 0.9, data, 3, base=base, samples=0, batch_size=50).masks
+    base_scores = coordinate(cnn, incumbent)  # the incumbent's layers, rescored by the metrics stage
     composite = coordinate(cnn, result.masks)
     for name, ref in base_scores.items():
         assert composite[name]["norm"] == pytest.approx(result.scores[name]["norm"])  # reported = recomputed
@@ -83,12 +87,25 @@ def test_acceptance_rules_hand_cases():
 def test_correct_density_hand_case():
     masks = {"a": torch.tensor([True, True, False, False]), "b": torch.tensor([True, False])}
     weights = {"a": torch.tensor([0.5, -0.1, 0.9, 0.2]), "b": torch.tensor([0.3, -0.8])}
-    fewer, added, removed = correct_density(masks, weights, 2)  # drop the smallest kept |w|: a[1] = 0.1
-    assert (added, removed) == (0, 1)
-    assert fewer["a"].tolist() == [True, False, False, False] and fewer["b"].tolist() == [True, False]
-    more, added, removed = correct_density(masks, weights, 5)  # add the two largest pruned: a[2], b[1]
-    assert (added, removed) == (2, 0)
-    assert more["a"].tolist() == [True, True, True, False] and more["b"].tolist() == [True, True]
+    for mode in ("global", "proportional"):  # both rules agree on this case
+        fewer, moved = correct_density(masks, weights, 2, mode=mode)  # drop the smallest kept |w|: a[1]
+        assert moved == {"a": -1, "b": 0}
+        assert fewer["a"].tolist() == [True, False, False, False] and fewer["b"].tolist() == [True, False]
+        more, moved = correct_density(masks, weights, 5, mode=mode)  # add the largest pruned: a[2], b[1]
+        assert moved == {"a": 1, "b": 1}
+        assert more["a"].tolist() == [True, True, True, False] and more["b"].tolist() == [True, True]
+
+
+def test_proportional_correction_spreads_the_change_by_kept_count():
+    """Global |w| ranking would take all 3 from layer b (its weights are tiny); proportional takes 2:1."""
+    masks = {"a": torch.ones(6, dtype=torch.bool), "b": torch.tensor([True, True, True, False, False, False])}
+    weights = {"a": torch.arange(1.0, 7.0), "b": torch.tensor([0.01, 0.02, 0.03, 0.0, 0.0, 0.0])}
+    _, moved_g = correct_density(masks, weights, 6, mode="global")
+    assert moved_g == {"a": 0, "b": -3}
+    prop, moved_p = correct_density(masks, weights, 6, mode="proportional")
+    assert moved_p == {"a": -2, "b": -1}
+    assert prop["a"].tolist() == [False, False, True, True, True, True]  # a's two smallest |w| dropped
+    assert prop["b"].tolist() == [False, True, True, False, False, False]
 
 
 @pytest.mark.parametrize("sparsity", [0.5, 0.9])
@@ -161,13 +178,19 @@ def test_bad_options_are_named(cnn):
         prune("fullspectrum", cnn, 0.9, base="random", samples=-1)
 
 
+def eval_snip_mask(model, x, y, sparsity):
+    """Oracle: SNIP on one batch with BatchNorm in eval mode (equal-sized batches: the same ranking as the
+    reference's sum of per-batch mean-loss gradients)."""
+    return global_topk_masks(snip_scores(lock_bn_eval(copy.deepcopy(model)), x, y), sparsity)
+
+
 def test_ready_batches_are_rotated_between_samples(cnn):
-    """With a list of batches, sample t gets batches 2t-2 and 2t-1 (cycled) as one batch: SNIP's mask
-    of sample 1 is SNIP on the concatenation of batches 0 and 1."""
+    """With a list of batches, sample t gets batches 4t-4 … 4t-1 (cycled): SNIP's mask of sample 1 is
+    eval-mode SNIP on batches 0–3."""
     g = torch.Generator().manual_seed(0)
-    batches = [(torch.randn(10, *SHAPE, generator=g), torch.arange(10)) for _ in range(3)]
+    batches = [(torch.randn(10, *SHAPE, generator=g), torch.arange(10)) for _ in range(5)]
     result = fullspectrum_search(cnn, 0.9, batches, 0, base="snip", samples=2, acceptance="l2")
-    both = [(torch.cat([batches[0][0], batches[1][0]]), torch.cat([batches[0][1], batches[1][1]]))]
-    expected = coordinate(cnn, prune("snip", cnn, 0.9, both, seed=0, allow_collapse=True))
+    x, y = torch.cat([b[0] for b in batches[:4]]), torch.cat([b[1] for b in batches[:4]])
+    expected = coordinate(cnn, eval_snip_mask(cnn, x, y, 0.9))
     sample1 = {row[2]: row[8] for row in result.rows if row[0] == 1}  # norm column
     assert sample1 == pytest.approx({n: v["norm"] for n, v in expected.items()})

@@ -44,7 +44,7 @@ RANDOM = ["uniform", "random", "er", "erk", "snip", "iter_snip", "grasp", "prosp
 FAST = {
     "grasp": {"samples_per_class": 2},
     "synflow": {"iterations": 5},
-    "iter_snip": {"iterations": 3},
+    "iter_snip": {"preset": "neurips2023", "iterations": 3},  # iclr2023 (whole passes) is seed-free
     "prospr": {"meta_steps": 1},
     "fullspectrum": {"base": "random", "samples": 2},
 }
@@ -338,7 +338,7 @@ def test_default_options_are_the_mge_settings():
     assert (synflow["iterations"], synflow["prune_biases"]) == (100, False)
     prospr = pruner_options("prospr")
     assert [prospr[k] for k in ("meta_steps", "inner_lr", "momentum", "batch_size")] == [3, 0.5, 0.9, 512]
-    assert pruner_options("iter_snip")["iterations"] == 10
+    assert pruner_options("iter_snip")["preset"] == "iclr2023"
 
 
 @pytest.mark.parametrize("name", ALL)

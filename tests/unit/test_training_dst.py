@@ -20,6 +20,7 @@ from snntopo.training import (
     DST_ALGORITHMS,
     DST_LOG,
     DST_LOG_COLUMNS,
+    DST_PRESETS,
     FINAL_MASK,
     SNAPSHOT_DIR,
     DSTUpdater,
@@ -63,26 +64,31 @@ def stepper_with_dst(model, masks, total_steps=40, seed=0, **options):
 # --- configuration -----------------------------------------------------------------------------------------
 
 
-def test_presets_are_the_papers_settings():
-    table = {  # interval, death fraction, end, growth, death, redistribution
-        "set": (100, 0.5, 1.0, "random", "magnitude", "none"),
-        "rigl": (100, 0.3, 0.75, "gradient", "magnitude", "none"),
-        "snfs": (100, 0.5, 1.0, "momentum", "magnitude", "momentum"),
-        "dsr": (100, 0.3, 1.0, "random", "global_magnitude", "nonzero"),
-        "itop": (1500, 0.5, 1.0, "random", "magnitude", "none"),
+def test_presets_are_their_sources_settings():
+    # (preset, algorithm): interval, death fraction, decay, end, growth, death, redistribution, inherit
+    table = {
+        # the MGE code's add_sparse_args_SET/_SNFS/_DSR (utils/sparselearning/core.py), every 100 steps
+        ("mge", "set"): (100, 0.7, "constant", 1.0, "random", "magnitude", "none", False),
+        ("mge", "snfs"): (100, 0.5, "cosine", 1.0, "momentum", "magnitude", "momentum", True),
+        ("mge", "dsr"): (100, 0.3, "constant", 1.0, "random", "global_magnitude", "nonzero", False),
+        ("paper", "set"): (391, 0.3, "constant", 1.0, "random", "magnitude", "none", False),
+        ("paper", "snfs"): (391, 0.5, "cosine", 1.0, "momentum", "magnitude", "momentum", True),
+        ("paper", "rigl"): (100, 0.3, "cosine", 0.75, "gradient", "magnitude", "none", False),
+        ("paper", "itop"): (1500, 0.5, "cosine", 1.0, "random", "magnitude", "none", False),
     }
-    assert DST_ALGORITHMS.names() == sorted(table)
-    for name, row in table.items():
-        c = dst_config({"algorithm": name})
-        assert (
-            c.update_interval,
-            c.death_fraction,
-            c.end_fraction,
-            c.growth,
-            c.death,
-            c.redistribution,
-        ) == row
-        assert c.decay == "cosine" and c.algorithm == name
+    assert DST_ALGORITHMS.names() == sorted({a for _, a in table})
+    assert DST_PRESETS.names() == ["mge", "paper"]
+    for (preset, name), row in table.items():
+        c = dst_config({"algorithm": name, "preset": preset})
+        got = (c.update_interval, c.death_fraction, c.decay, c.end_fraction, c.growth, c.death,
+               c.redistribution, c.inherit_momentum)  # fmt: skip
+        assert got == row and c.algorithm == name and c.preset == preset
+    # the default preset is the MGE code's where it has the algorithm
+    assert {a: dst_config({"algorithm": a}).preset for a in DST_ALGORITHMS.names()} == {
+        "dsr": "mge", "itop": "paper", "rigl": "paper", "set": "mge", "snfs": "mge"}  # fmt: skip
+    with pytest.raises(InvalidValueError, match="paper") as err:
+        dst_config({"algorithm": "rigl", "preset": "mge"})  # the MGE code has no RigL
+    assert "mge" not in err.value.accepted
     assert dst_config() == dst_config({"algorithm": "rigl"})
     # DST algorithm names label sweep points beside the pruners: they must never collide
     assert not set(DST_ALGORITHMS.names()) & set(PRUNERS.names())
@@ -300,3 +306,51 @@ def test_dst_needs_a_mask(tmp_path):
     recipe = recipe_for("digits", "mlp", {"epochs": 1, "mode": "dst"})
     with pytest.raises(InvalidValueError, match="erk"):
         train(tiny_mlp(), None, tiny_bundle(), recipe, tmp_path, seed=0, device="cpu")
+
+
+# --- SNFS: a grown weight inherits the accumulated momentum (sparse_learning) ----------------------------
+
+
+def _snfs_run(inherit: bool):
+    """A 4→3 linear layer, half its weights kept; two real steps, then one SNFS update (growth 1/2)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3, bias=False))
+    masks = {"1.weight": torch.tensor([[1, 0, 1, 0], [0, 1, 0, 1], [1, 1, 0, 0]], dtype=torch.bool)}
+    step = stepper_with_dst(model, masks, total_steps=100, algorithm="snfs", update_interval=2,
+                            death_fraction=0.5, decay="constant", inherit_momentum=inherit)  # fmt: skip
+    dense: list[torch.Tensor] = []  # dense gradients, recorded before the mask zeroes them
+    weight = model[1].weight
+    weight.register_hook(lambda g: dense.append(g.detach().clone()))
+    g = torch.Generator().manual_seed(1)
+    xs = [(torch.randn(5, 1, 2, 2, generator=g), torch.randint(0, 3, (5,), generator=g)) for _ in range(3)]
+    before = masks["1.weight"].clone()
+    for x, y in xs[:2]:
+        step(x, y)
+    grown = step.dst.current_masks()["1.weight"] & ~before
+    return step, weight, dense, grown, xs
+
+
+@pytest.mark.parametrize("inherit", [True, False])
+def test_snfs_grown_weight_starts_with_the_accumulated_momentum(inherit):
+    step, weight, dense, grown, xs = _snfs_run(inherit)
+    assert step.dst.history and grown.any()  # the update at step 2 grew new connections
+    ema = 0.9 * dense[0] + dense[1]  # grad_momentum 0.9: m ← 0.9·m + g, twice from 0
+    buf = step.optimizer.state[weight]["momentum_buffer"]
+    assert torch.equal(weight.detach()[grown], torch.zeros(int(grown.sum())))  # value 0, as in the reference
+    expected = ema[grown] if inherit else torch.zeros_like(ema[grown])
+    assert torch.allclose(buf[grown], expected, rtol=0, atol=1e-7)
+    # the next SGD step (no dampening, no Nesterov, no weight decay) moves a grown weight by -lr·(0.9·buf + g)
+    lr = step.optimizer.param_groups[0]["lr"]
+    momentum = step.optimizer.param_groups[0]["momentum"]
+    step(*xs[2])
+    moved = -lr * (momentum * expected + dense[2][grown])
+    assert torch.allclose(weight.detach()[grown], moved, rtol=1e-5, atol=1e-7)
+
+
+def test_inherit_momentum_is_the_snfs_default_and_needs_the_moving_average():
+    assert dst_config({"algorithm": "snfs"}).inherit_momentum
+    assert not dst_config({"algorithm": "rigl"}).inherit_momentum
+    c = dst_config({"algorithm": "set", "inherit_momentum": True})
+    assert c.needs_momentum  # random growth, but the buffer to inherit must be kept
+    with pytest.raises(InvalidValueError, match="inherit_momentum"):
+        dst_config({"algorithm": "set", "inherit_momentum": "yes"})

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from snntopo.pruning import load_mask_summary, load_masks
+from snntopo.pruning import load_mask_summary, load_masks, load_start_state
 from snntopo.utils import tensors_checksum
 
 pytestmark = pytest.mark.workflow
@@ -15,7 +15,9 @@ CONFIG = {
     "datasets": {"digits": {"size": 8}},
     "models": ["mlp"],
     "seeds": [0],
-    "pruners": {"fullspectrum": {"base": "random", "samples": 2, "sparsities": [0.9]}},
+    "pruners": {
+        "fullspectrum": {"base": "random", "samples": 2, "warmup_iterations": 2, "sparsities": [0.9]}
+    },
     "sparsities": [0.5, 0.8],
     "dst": {"algorithms": {"rigl": {"update_interval": 5}, "set": {}}, "sparsities": [0.9]},
     "training": {"epochs": 1, "dst": {"death_fraction": 0.4}},
@@ -66,6 +68,14 @@ def test_dst_and_fullspectrum_points_run(workflow):
     assert (rigl / "train/mask_snapshots/step_000000.pt").exists()
     fs = load_mask_summary(point / "fullspectrum/s0.9/mask.pt")
     assert len(fs["extras"]["fullspectrum"]["rows"]) == 3 * len(fs["layers"])
+    # the warm-up run trains from the warmed-up weights stored with its mask, not from init.pt
+    warmed = load_start_state(point / "fullspectrum/s0.9/mask.pt")
+    assert tensors_checksum(warmed) == fs["start_weights"]["checksum"]
+    init = torch.load(point / "init.pt", weights_only=True)["checksum"]
+    trained_from = torch.load(point / "fullspectrum/s0.9/train/model.pt", weights_only=True)["fingerprint"][
+        "init"
+    ]
+    assert trained_from == fs["start_weights"]["checksum"] != init
     dense = json.loads((point / "dense/s0/train/metrics.json").read_text())
     assert "dst" not in dense and dense["recipe"]["dst"] == {}
     saved = torch.load(rigl / "train/model.pt", weights_only=True)

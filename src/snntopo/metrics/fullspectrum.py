@@ -37,9 +37,13 @@ def _coordinate(res: dict[str, float]) -> np.ndarray:
 
 
 def layer_coordinate(
-    weight, mask=None, init_weight=None, encoding: str = "rolled", groups: int = 1
+    weight, mask=None, init_weight=None, encoding: str = "rolled", groups: int = 1, keep_inf: bool = False
 ) -> dict[str, float]:
-    """``dr, lam, dr_iter, lam_iter, norm`` (and ``dist_init`` if ``init_weight`` is given) of one layer."""
+    """``dr, lam, dr_iter, lam_iter, norm`` (and ``dist_init`` if ``init_weight`` is given) of one layer.
+
+    ``keep_inf``: ``dr`` is the raw Δr, +inf when the layer fails the validity rule (what the published
+    sampling's ``--alt`` rule compares); ``norm`` counts it as 0 either way.
+    """
     X = dense_biadjacency(weight, mask, encoding, groups)
     others = []
     if init_weight is not None:
@@ -48,6 +52,8 @@ def layer_coordinate(
     v = _coordinate(results[0])
     out = dict(zip(COORDINATE, map(float, v), strict=True))
     out["norm"] = float(np.linalg.norm(v))
+    if keep_inf and not results[0]["valid"]:  # the validity rule failed: the reference's Δr is +inf
+        out["dr"] = math.inf
     if init_weight is not None:
         out["dist_init"] = float(np.linalg.norm(v - _coordinate(results[1])))
     return out

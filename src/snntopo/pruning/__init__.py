@@ -24,6 +24,7 @@ from snntopo.pruning.masks import (
     keep_count,
     load_mask_summary,
     load_masks,
+    load_start_state,
     save_masks,
     summarize,
 )
@@ -33,6 +34,7 @@ from snntopo.pruning.registry import (
     PrunerOutput,
     prune,
     prune_and_summarize,
+    prune_for_training,
     pruner_options,
     register_pruner,
 )
@@ -56,9 +58,11 @@ __all__ = [
     "keep_count",
     "load_mask_summary",
     "load_masks",
+    "load_start_state",
     "prospr_scores",
     "prune",
     "prune_and_summarize",
+    "prune_for_training",
     "pruner_options",
     "register_pruner",
     "sample_batches",

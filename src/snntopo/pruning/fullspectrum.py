@@ -1,48 +1,64 @@
 """Full-spectrum mask sampling (Hoang et al., NeurIPS 2023; METHOD.md §2.3): pruner ``fullspectrum``.
 
-A base pruner (SNIP, GraSP, SynFlow, ERK, random, … any registered pruner but ``dense``) is run once as
-is (sample 0, the incumbent: exactly the mask ``prune(base, …, seed)`` gives) and then ``samples`` more
-times on other seeds, mini-batches or noisy weights. Every candidate's layers are scored by their
+A base pruner (SNIP, iterSNIP, GraSP, SynFlow, ERK, random, … any registered pruner but ``dense``) draws
+an incumbent mask and then ``samples`` candidates. Every candidate's layers are scored by their
 full-spectrum coordinate ``v = (Δr, λ, Δr_iter, λ_iter)`` (:func:`snntopo.metrics.fullspectrum.
 layer_coordinate`, computed with the scoring weights: the initialisation, or the weights after
 ``warmup_iterations`` dense SGD steps), and every layer independently keeps the best candidate so far
 under the acceptance rule (registry :data:`ACCEPTANCE`):
 
-* ``loose`` (the paper's default): Δr_iter(new) ≥ Δr_iter(best) and ‖v‖(new) ≥ ‖v‖(best);
-* ``alt`` (``--alt``): Δr(new) < Δr(best) and ‖v‖(new) ≥ ‖v‖(best);
+* ``loose`` (the reference's default): Δr_iter(new) ≥ Δr_iter(best) and ‖v‖(new) ≥ ‖v‖(best);
+* ``alt`` (``--alt``): Δr(new) < Δr(best) and ‖v‖(new) ≥ ‖v‖(best), where an invalid Δr stays +inf (as
+  in the reference, which maps inf to 0 only inside ‖v‖ and Δr_iter): an invalid candidate never
+  replaces anything, and any valid one beats an invalid incumbent;
 * ``l2``: ‖v‖(new) ≥ ‖v‖(best).
 
-So every layer's ‖v‖ (and Δr_iter under ``loose``) of the composite is ≥ the base pruner's. The composite
-mixes layers of different samples, so its global count is only approximately the target; the paper
-leaves it so. Here it is then corrected to the exact count (:func:`correct_density`): surplus weights are
-removed smallest-|w| first, missing ones added largest-|w| first, over all layers jointly (|w| of the
-scoring weights; deterministic ties). The ≥ property is a property of the composite *before* that
-correction.
+How the base pruner is run follows the reference (``lth_tickets_generation.py`` and
+``extended_core.get_pai_sparse_model`` of ScottHoang/dst-ram-pruning) by default:
 
-Diversity of the samples (sample t ≥ 1, seed derived from ``(seed, t)``): a seed-dependent base (random,
-ERK, SNIP's batch draw, GraSP's class-balanced draw and re-initialisation) gets the sample's seed; a
-data-dependent base draws ``batches_per_sample`` × ``batch_size`` samples (the paper: 2 mini-batches of
-100) as its batch when it has a ``batch_size`` option not set in ``base_options`` (from a Dataset), or gets
-the next ``batches_per_sample`` batches, concatenated into one, when ``data`` is an iterable of ready
-batches; ``noise`` adds
-Gaussian noise of ``noise`` × the layer's weight std (≈ the initialisation's std) to a copy of the
-weights the base prunes (the scores still use the clean weights). ``noise=None`` means 1.0 for the bases
-that would otherwise give the same mask every time (synflow, magnitude, as the paper's SynFlow), else 0.
+* **Incumbent over the whole training set**: SNIP and iterSNIP score the incumbent on one pass over
+  ``data`` (every round, for iterSNIP); ``incumbent_batches`` bounds that to that many batches.
+* **Samples**: ``batches_per_sample`` batches of ``batch_size`` (4 of 100: the reference's
+  ``--num-iteration 2`` stops after batch index 3); a Dataset is drawn from with the sample's seed, ready
+  batches rotate (sample 1 gets batches 0…3, sample 2 the next four, cycling).
+* **Eval-mode BatchNorm** (``bn_mode: eval``): the reference scores in eval mode; the BatchNorm layers
+  of the model given to the base pruner are locked in eval mode (:func:`~snntopo.pruning.perturb.
+  lock_bn_eval`), also for pruners that call ``model.train()`` themselves. ``train`` leaves each base
+  pruner to its own mode.
+* **Per-base protocol** (registry :data:`BASE_PROTOCOLS`): ``snip`` is scored as iterSNIP with one round
+  (gradients of the per-batch mean losses summed over the batches, as the reference accumulates them);
+  ``iter_snip`` with its ``neurips2023`` preset (10 rounds); ``synflow`` with 10 rounds (the reference's
+  sampling, not the 100 rounds of SynFlow on its own). Other bases run as registered (seed-dependent
+  bases get the sample's seed; a base with a ``batch_size`` option draws ``batches_per_sample`` ×
+  ``batch_size`` samples). ``base_options`` override the protocol's options.
+* **Noise** (``noise``, in units of the initialisation's std, :func:`~snntopo.pruning.perturb.
+  add_init_noise`): added to a copy of the weights the base prunes for every sample (not the incumbent);
+  the coordinates use the clean weights. ``null`` = 1.0 for ``iter_snip`` and ``synflow`` (where the
+  reference adds it) and ``magnitude`` (which would otherwise repeat one mask), 0 for the others.
 
-Only weights are sampled: bias masks of a base that prunes biases (``prune_biases``) are not kept, so the
-composite and its exact count are over the Conv/Linear weights, like every other pruner's default.
+**Exact density.** The composite mixes layers of different samples, so its global count is only
+approximately the target (the reference keeps it so). It is corrected to the exact count
+(:func:`correct_density`, ``correction``): ``proportional`` (default) spreads the surplus or deficit over
+the layers in proportion to their kept counts (every layer's density moves by the same factor, within one
+weight), inside a layer dropping the smallest |w| or adding the largest |w| (scoring weights);
+``global`` moves the smallest/largest |w| over all layers jointly (can move one layer a lot). The
+coordinates of the corrected layers are then recomputed: ``summary["extras"]["fullspectrum"]["layers"]``
+holds the coordinate, kept count and density of every layer of the returned mask, and
+``before_correction`` those of the composite.
 
-Warm-up (``warmup_iterations`` > 0, the paper: 500): that many SGD steps (lr ``warmup_lr``, momentum 0.9,
-weight decay 5e-4, batches of ``batch_size`` from ``data``) on the dense model before sampling; the base
-pruner and the scores then see the warmed-up weights. The returned mask is applied, like every mask of the
-pipeline, to the shared initialisation for training (the paper trains from the warmed-up weights).
+**Warm-up** (``warmup_iterations`` > 0, the reference: 500): that many SGD steps (lr ``warmup_lr``,
+Nesterov momentum 0.9, weight decay 5e-4, batches of ``batch_size`` from ``data``) on the dense model before
+sampling; the base pruner and the scores see the warmed-up weights, and the warmed-up ``state_dict`` is
+returned with the mask (:class:`~snntopo.pruning.registry.PrunerOutput` ``state``), stored in
+``mask.pt`` and loaded by training as its starting point (:func:`snntopo.pruning.load_start_state`), as
+the reference trains its tickets from the pre-trained weights.
 
-The search trace is returned as ``summary["extras"]["fullspectrum"]`` (a :class:`~snntopo.pruning.
-registry.PrunerOutput`, so ``mask.json`` carries it): ``columns`` and ``rows`` (one row per sample and
-layer: sample, layer index, layer name, candidate density, dr, lam, dr_iter, lam_iter, norm, accepted),
-``selected`` (layer → sample index kept), ``before_correction`` (per layer: the composite's coordinate and
-kept count; global kept and target) and ``correction`` (weights added / removed).
-:func:`search_table` turns it into row dicts for plotting.
+The search trace is ``summary["extras"]["fullspectrum"]``: ``columns`` and ``rows`` (one row per sample
+and layer: sample, layer index, layer name, candidate density, dr, lam, dr_iter, lam_iter, norm,
+accepted; +inf written as the string ``"inf"``), ``selected`` (layer → sample index kept), ``protocol``
+(the pruner and options actually run for the incumbent and the samples), ``layers``,
+``before_correction`` and ``correction`` (weights added / removed per layer and in total).
+:func:`search_table` turns the rows into dicts for plotting.
 """
 
 from __future__ import annotations
@@ -65,13 +81,16 @@ from snntopo.errors import InvalidValueError
 from snntopo.models import prunable_parameters
 from snntopo.pruning.batches import as_batch, batch_stream, is_dataset
 from snntopo.pruning.masks import Masks, global_topk_masks, keep_count
+from snntopo.pruning.perturb import BN_MODES, add_init_noise, check_noise, lock_bn_eval
+from snntopo.pruning.random import apportion
 from snntopo.pruning.registry import PRUNERS, PrunerOutput, _prune, pruner_options, register_pruner
 from snntopo.registry import Registry
 
 COORDINATE = ("dr", "lam", "dr_iter", "lam_iter", "norm")
 TRACE_COLUMNS = ("sample", "layer_index", "layer", "density", *COORDINATE, "accepted")
-#: Bases that give the same mask at every seed: noise is what diversifies their samples by default.
-_DETERMINISTIC_BASES = frozenset({"synflow", "magnitude"})
+#: Bases that get noise by default: where the reference adds it (iterSNIP, SynFlow), and magnitude,
+#: which would otherwise give the same mask every time.
+_NOISY_BASES = frozenset({"iter_snip", "synflow", "magnitude"})
 
 Scores = dict[str, float]
 AcceptanceRule = Callable[[Scores, Scores], bool]
@@ -85,12 +104,47 @@ def _loose(new: Scores, best: Scores) -> bool:
 
 @ACCEPTANCE.register("alt")
 def _alt(new: Scores, best: Scores) -> bool:
-    return new["dr"] < best["dr"] and new["norm"] >= best["norm"]
+    return new["dr"] < best["dr"] and new["norm"] >= best["norm"]  # +inf (invalid) never wins
 
 
 @ACCEPTANCE.register("l2")
 def _l2(new: Scores, best: Scores) -> bool:
     return new["norm"] >= best["norm"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Draw:
+    """One call of the base pruner: the incumbent or a sample, and the data it may consume."""
+
+    incumbent: bool
+    batches: int | str  # batches per scoring pass, or "all" (one pass over the data)
+    batch_size: int
+    bn_mode: str
+
+
+#: base name → (pruner actually run, its options) for one draw; bases not listed run as registered.
+BASE_PROTOCOLS: Registry[Callable[[Draw], tuple[str, dict[str, Any]]]] = Registry(
+    "fullspectrum base protocol"
+)
+
+
+@BASE_PROTOCOLS.register("snip")
+def _snip_protocol(draw: Draw) -> tuple[str, dict[str, Any]]:
+    # The reference's SNIP scorer accumulates the gradients of every batch it is given: one iterSNIP round.
+    return "iter_snip", {"preset": "iclr2023", "iterations": 1, "batches_per_round": draw.batches,
+                         "batch_size": draw.batch_size, "bn_mode": draw.bn_mode, "noise": 0.0}  # fmt: skip
+
+
+@BASE_PROTOCOLS.register("iter_snip")
+def _iter_snip_protocol(draw: Draw) -> tuple[str, dict[str, Any]]:
+    # Noise is added by the sampler itself (to every noisy base alike), so none inside iter_snip.
+    return "iter_snip", {"preset": "neurips2023", "batches_per_round": draw.batches,
+                         "batch_size": draw.batch_size, "bn_mode": draw.bn_mode, "noise": 0.0}  # fmt: skip
+
+
+@BASE_PROTOCOLS.register("synflow")
+def _synflow_protocol(draw: Draw) -> tuple[str, dict[str, Any]]:
+    return "synflow", {"iterations": 10}
 
 
 @dataclasses.dataclass
@@ -101,6 +155,7 @@ class SearchResult:
     scores: dict[str, Scores]  # the composite's per-layer coordinate
     selected: dict[str, int]  # layer → sample whose layer mask was kept
     rows: list[list[Any]]  # TRACE_COLUMNS
+    protocol: dict[str, Any] = dataclasses.field(default_factory=dict)  # what the base calls ran
 
 
 @register_pruner("fullspectrum")
@@ -116,8 +171,11 @@ def fullspectrum(
     warmup_iterations: int = 0,
     warmup_lr: float = 0.1,
     batch_size: int = 100,
-    batches_per_sample: int = 2,
+    batches_per_sample: int = 4,
+    incumbent_batches: int | None = None,
     noise: float | None = None,
+    bn_mode: str = "eval",
+    correction: str = "proportional",
     encoding: str = "rolled",
     base_options: dict[str, Any] | None = None,
 ) -> PrunerOutput:
@@ -128,29 +186,40 @@ def fullspectrum(
     """
     _check_int("samples of pruner 'fullspectrum'", samples, 0)
     _check_int("warmup_iterations of pruner 'fullspectrum'", warmup_iterations, 0)
+    CORRECTIONS.get(correction)  # an unknown rule fails before any work
     if warmup_iterations:
         warm_up(model, data, warmup_iterations, lr=warmup_lr, batch_size=batch_size, seed=seed)
     result = fullspectrum_search(
         model, sparsity, data, seed, base=base, samples=samples, acceptance=acceptance,
-        batch_size=batch_size, batches_per_sample=batches_per_sample, noise=noise, encoding=encoding,
-        base_options=base_options,
+        batch_size=batch_size, batches_per_sample=batches_per_sample, incumbent_batches=incumbent_batches,
+        noise=noise, bn_mode=bn_mode, encoding=encoding, base_options=base_options,
     )  # fmt: skip
     weights = {n: p.detach() for n, p in prunable_parameters(model).items()}
     target = keep_count(sum(w.numel() for w in weights.values()), sparsity)
-    masks, added, removed = correct_density(result.masks, weights, target)
+    masks, moved = correct_density(result.masks, weights, target, mode=correction)
+    changed = {n: m for n, m in masks.items() if moved[n]}
+    final = {**result.scores, **score_layers(weights, changed, encoding=encoding, groups=_groups(model))}
     trace = {
         "base": base,
+        "protocol": result.protocol,
         "columns": list(TRACE_COLUMNS),
-        "rows": result.rows,
+        "rows": [[_finite_or_text(v) for v in row] for row in result.rows],
         "selected": result.selected,
+        "layers": {n: _layer_entry(final[n], masks[n], result.selected[n]) for n in masks},
         "before_correction": {
             "kept": sum(int(m.sum()) for m in result.masks.values()),
             "target": target,
-            "layers": {n: {**result.scores[n], "kept": int(result.masks[n].sum())} for n in result.masks},
+            "layers": {n: _layer_entry(result.scores[n], result.masks[n], result.selected[n]) for n in masks},
         },
-        "correction": {"added": added, "removed": removed},
+        "correction": {
+            "rule": correction,
+            "added": sum(max(v, 0) for v in moved.values()),
+            "removed": sum(max(-v, 0) for v in moved.values()),
+            "per_layer": moved,
+        },
     }
-    return PrunerOutput(masks, {"fullspectrum": trace})
+    state = copy.deepcopy(model.state_dict()) if warmup_iterations else None
+    return PrunerOutput(masks, {"fullspectrum": trace}, state=state)
 
 
 def fullspectrum_search(
@@ -163,8 +232,10 @@ def fullspectrum_search(
     samples: int = 20,
     acceptance: str = "loose",
     batch_size: int = 100,
-    batches_per_sample: int = 2,
+    batches_per_sample: int = 4,
+    incumbent_batches: int | None = None,
     noise: float | None = None,
+    bn_mode: str = "eval",
     encoding: str = "rolled",
     base_options: Mapping[str, Any] | None = None,
 ) -> SearchResult:
@@ -179,20 +250,24 @@ def fullspectrum_search(
     _check_int("samples of pruner 'fullspectrum'", samples, 0)
     _check_int("batch_size of pruner 'fullspectrum'", batch_size, 1)
     _check_int("batches_per_sample of pruner 'fullspectrum'", batches_per_sample, 1)
+    if incumbent_batches is not None:
+        _check_int("incumbent_batches of pruner 'fullspectrum'", incumbent_batches, 1)
+    if bn_mode not in BN_MODES:
+        raise InvalidValueError("bn_mode of pruner 'fullspectrum'", bn_mode, ", ".join(BN_MODES.names()))
+    noise = check_noise(
+        (1.0 if base in _NOISY_BASES else 0.0) if noise is None else noise, "noise of pruner 'fullspectrum'"
+    )
     base_options = dict(base_options or {})
-    pruner_options(base, **base_options)  # unknown base options fail before any work, naming them
-    noise = (1.0 if base in _DETERMINISTIC_BASES else 0.0) if noise is None else float(noise)
-    if not math.isfinite(noise) or noise < 0:
-        raise InvalidValueError("noise of pruner 'fullspectrum'", noise, "a number >= 0, or null (auto)")
-    # Candidates may collapse a layer: the composite is checked by the outer front door instead.
-    base_options.setdefault("allow_collapse", True)
-    sample_batch = batch_size * batches_per_sample
-    sized = "batch_size" in pruner_options(base) and "batch_size" not in base_options
-    needed = samples * batches_per_sample
-    ready = None if data is None or is_dataset(data) else _ready_batches(data, needed)
+    incumbent = _base_call(base, Draw(True, incumbent_batches or "all", batch_size, bn_mode), base_options)
+    sample = _base_call(base, Draw(False, batches_per_sample, batch_size, bn_mode), base_options)
+    pruner_options(incumbent[0], **incumbent[1])  # unknown base options fail before any work, naming them
+    mapped = base in BASE_PROTOCOLS
+    sized = not mapped and "batch_size" in pruner_options(base) and "batch_size" not in base_options
+    ready = None if data is None or is_dataset(data) else _ready_batches(data, samples * batches_per_sample)
 
     weights = {n: p.detach().clone() for n, p in prunable_parameters(model).items()}
     groups = _groups(model)
+    scorer = lock_bn_eval(copy.deepcopy(model)) if bn_mode == "eval" else model
     best: Masks = {}
     best_scores: dict[str, Scores] = {}
     selected: dict[str, int] = {}
@@ -200,22 +275,40 @@ def fullspectrum_search(
     bar = tqdm(range(samples + 1), desc=f"fullspectrum({base})", leave=False,
                disable=not sys.stderr.isatty(), file=sys.stderr)  # fmt: skip
     for t in bar:
-        if t == 0:  # the incumbent: the plain base pruner
-            masks = _prune(base, model, sparsity, data, seed, **base_options).masks
+        if t == 0:  # the incumbent: no noise, the whole training set (or incumbent_batches)
+            masks = _prune(incumbent[0], scorer, sparsity, data, seed, **incumbent[1]).masks
         else:
             t_seed = sample_seed(seed, t)
-            options = dict(base_options, batch_size=sample_batch) if sized and ready is None else base_options
-            t_data = data if ready is None else _rotate(ready, t, batches_per_sample)
-            target = _noisy_copy(model, weights, noise, t_seed) if noise else model
-            masks = _prune(base, target, sparsity, t_data, t_seed, **options).masks
+            name, options = sample
+            if sized and ready is None:
+                options = dict(options, batch_size=batch_size * batches_per_sample)
+            t_data = data if ready is None else _rotate(ready, t, batches_per_sample, concatenate=not mapped)
+            target = scorer
+            if noise:
+                target = copy.deepcopy(scorer)
+                add_init_noise(target, noise, t_seed)
+            masks = _prune(name, target, sparsity, t_data, t_seed, **options).masks
         scores = score_layers(weights, masks, encoding=encoding, groups=groups)
-        for index, name in enumerate(weights):
-            take = t == 0 or accept(scores[name], best_scores[name])
+        for index, layer in enumerate(weights):
+            take = t == 0 or accept(scores[layer], best_scores[layer])
             if take:
-                best[name], best_scores[name], selected[name] = masks[name], scores[name], t
-            density = int(masks[name].sum()) / masks[name].numel()
-            rows.append([t, index, name, density, *(scores[name][k] for k in COORDINATE), bool(take)])
-    return SearchResult(best, best_scores, selected, rows)
+                best[layer], best_scores[layer], selected[layer] = masks[layer], scores[layer], t
+            density = int(masks[layer].sum()) / masks[layer].numel()
+            rows.append([t, index, layer, density, *(scores[layer][k] for k in COORDINATE), bool(take)])
+    protocol = {
+        "incumbent": {"pruner": incumbent[0], "options": incumbent[1]},
+        "samples": {"pruner": sample[0], "options": sample[1]},
+        "noise": noise,
+        "bn_mode": bn_mode,
+    }
+    return SearchResult(best, best_scores, selected, rows, protocol)
+
+
+def _base_call(base: str, draw: Draw, base_options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The pruner and options of one draw: the base's protocol (if any) with ``base_options`` on top."""
+    name, options = BASE_PROTOCOLS.get(base)(draw) if base in BASE_PROTOCOLS else (base, {})
+    # Candidates may collapse a layer: the composite is checked by the outer front door instead.
+    return name, {**options, "allow_collapse": True, **base_options}
 
 
 def score_layers(
@@ -225,7 +318,11 @@ def score_layers(
     encoding: str = "rolled",
     groups: Mapping[str, int] | None = None,
 ) -> dict[str, Scores]:
-    """Full-spectrum coordinate (dr, lam, dr_iter, lam_iter, norm) of every layer of ``masks``."""
+    """Full-spectrum coordinate (dr, lam, dr_iter, lam_iter, norm) of every layer of ``masks``.
+
+    ``dr`` is +inf for a layer whose Δr is invalid (as the reference's acceptance sees it); ``norm`` and
+    the other components count an invalid value as 0.
+    """
     from snntopo.metrics.fullspectrum import layer_coordinate  # the metrics stage owns the definition
 
     groups = groups or {}
@@ -233,38 +330,66 @@ def score_layers(
     for name, mask in masks.items():
         if name not in weights:
             continue  # bias masks (a base that prunes biases) are not layers
-        row = layer_coordinate(weights[name].cpu(), mask.cpu(), encoding=encoding, groups=groups.get(name, 1))
+        row = layer_coordinate(
+            weights[name].cpu(), mask.cpu(), encoding=encoding, groups=groups.get(name, 1), keep_inf=True
+        )
         out[name] = {k: float(row[k]) for k in COORDINATE}
     return out
 
 
+CORRECTIONS: Registry[str] = Registry("density correction")
+CORRECTIONS.register("proportional")("per layer, in proportion to the layer's kept count")
+CORRECTIONS.register("global")("over all layers jointly, by |w|")
+
+
 def correct_density(
-    masks: Mapping[str, torch.Tensor], weights: Mapping[str, torch.Tensor], keep: int
-) -> tuple[Masks, int, int]:
+    masks: Mapping[str, torch.Tensor],
+    weights: Mapping[str, torch.Tensor],
+    keep: int,
+    *,
+    mode: str = "proportional",
+) -> tuple[Masks, dict[str, int]]:
     """Exactly ``keep`` kept entries: drop the smallest-|w| kept or add the largest-|w| pruned ones.
 
-    Only entries on the side that must change move (kept ones stay kept when adding, pruned ones stay
-    pruned when removing), over all layers jointly, ties deterministic. Returns (masks, added, removed).
+    ``proportional``: layer l changes by its share k_l / Σk of the difference (largest remainder, capped
+    by its free positions when adding), so every layer's density moves by the same factor; ``global``: one
+    ranking over all layers. Only entries on the side that must change move; ties deterministic. Returns
+    the masks and the signed change of every layer's kept count (+ added, − removed).
     """
-    names = list(masks)
-    kept = sum(int(masks[n].sum()) for n in names)
-    if kept == keep:
-        return {n: masks[n].clone() for n in names}, 0, 0
+    CORRECTIONS.get(mode)
+    names = [n for n in masks if n in weights]
+    kept = {n: int(masks[n].sum()) for n in names}
+    diff = keep - sum(kept.values())
+    out = {n: masks[n].clone() for n in masks}
+    if diff == 0:
+        return out, dict.fromkeys(names, 0)
     magnitude = {n: weights[n].detach().abs().float().cpu() for n in names}
-    if kept > keep:
+    if diff < 0:
         scores = {n: torch.where(masks[n], magnitude[n], -torch.inf) for n in names}
     else:
         scores = {n: torch.where(masks[n], torch.inf, magnitude[n]) for n in names}
-    out = global_topk_masks(scores, keep=keep)
-    return out, max(keep - kept, 0), max(kept - keep, 0)
+    if mode == "global":
+        out.update(global_topk_masks(scores, keep=keep))
+    else:
+        room = {n: kept[n] if diff < 0 else masks[n].numel() - kept[n] for n in names}
+        total = sum(kept.values())
+        share = {n: abs(diff) * (kept[n] / total if total else masks[n].numel()) for n in names}
+        counts = apportion(share, room, abs(diff))
+        sign = 1 if diff > 0 else -1
+        for n in names:
+            out[n] = global_topk_masks({n: scores[n]}, keep=kept[n] + sign * counts[n])[n]
+    return out, {n: int(out[n].sum()) - kept[n] for n in names}
 
 
 def warm_up(
     model: nn.Module, data: object, iterations: int, *, lr: float = 0.1, batch_size: int = 100, seed: int = 0
 ) -> None:
-    """``iterations`` dense SGD steps (momentum 0.9, weight decay 5e-4, cross-entropy) on ``model``."""
+    """``iterations`` dense SGD steps (Nesterov momentum 0.9, weight decay 5e-4, cross-entropy) on ``model``.
+
+    The reference's pre-training (``lth_tickets_pretraining.py``) settings, lr 0.1 and batch 100.
+    """
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(params, lr=float(lr), momentum=0.9, weight_decay=5e-4)
+    opt = torch.optim.SGD(params, lr=float(lr), momentum=0.9, weight_decay=5e-4, nesterov=True)
     stream = batch_stream(data, batch_size, seed, what="warm-up of pruner 'fullspectrum'")
     device = next(model.parameters()).device
     model.train()
@@ -285,7 +410,21 @@ def search_table(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     trace = summary.get("extras", {}).get("fullspectrum")
     if trace is None:
         raise InvalidValueError("mask summary", summary.get("pruner"), "the summary of a 'fullspectrum' mask")
-    return [dict(zip(trace["columns"], row, strict=True)) for row in trace["rows"]]
+    return [
+        {k: math.inf if v == "inf" else v for k, v in zip(trace["columns"], row, strict=True)}
+        for row in trace["rows"]
+    ]
+
+
+def _layer_entry(scores: Scores, mask: torch.Tensor, sample: int) -> dict[str, Any]:
+    kept = int(mask.sum())
+    entry = {k: _finite_or_text(scores[k]) for k in COORDINATE}
+    return {**entry, "kept": kept, "density": kept / mask.numel(), "sample": sample}
+
+
+def _finite_or_text(value: Any) -> Any:
+    """+inf as the string "inf" (strict JSON has no infinity); everything else unchanged."""
+    return "inf" if isinstance(value, float) and math.isinf(value) and value > 0 else value
 
 
 def _ready_batches(data: object, needed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -298,25 +437,16 @@ def _ready_batches(data: object, needed: int) -> list[tuple[torch.Tensor, torch.
     return batches
 
 
-def _rotate(batches: list, t: int, n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Sample t's ``n`` ready batches (cycling: t = 1 takes 0..n-1, t = 2 n..2n-1, …) as one batch.
+def _rotate(batches: list, t: int, n: int, *, concatenate: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Sample t's ``n`` ready batches (cycling: t = 1 takes 0..n-1, t = 2 n..2n-1, …).
 
-    One batch, so that a single-batch base (SNIP) sees all of them, like the paper's accumulation.
+    As given for a base that accumulates over batches (SNIP, iterSNIP); else as one batch, so that a
+    single-batch base (GraSP, ProsPr) sees all of them.
     """
     chosen = [batches[((t - 1) * n + i) % len(batches)] for i in range(n)]
+    if not concatenate:
+        return chosen
     return [(torch.cat([x for x, _ in chosen]), torch.cat([y for _, y in chosen]))]
-
-
-def _noisy_copy(model: nn.Module, weights: Mapping[str, torch.Tensor], scale: float, seed: int) -> nn.Module:
-    """A copy of ``model`` whose prunable weights carry Gaussian noise of ``scale`` × the layer's std."""
-    noisy = copy.deepcopy(model)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in prunable_parameters(noisy).items():
-            w = weights[name]
-            std = float(w.float().std()) if w.numel() > 1 else 0.0
-            p.add_(torch.randn(w.shape, generator=gen, dtype=w.dtype).to(p.device) * (scale * std))
-    return noisy
 
 
 def _groups(model: nn.Module) -> dict[str, int]:

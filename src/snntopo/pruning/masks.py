@@ -6,7 +6,10 @@ Conv2d and Linear, in module order), plus the biases of those modules when a pru
 biases too.
 
 On disk a mask is ``mask.pt`` = ``torch.save({"masks": {name: bool tensor}, "summary": {...}})`` with the
-summary also written as ``mask.json`` beside it (see :func:`summarize` for its fields).
+summary also written as ``mask.json`` beside it (see :func:`summarize` for its fields). A mask chosen on
+weights other than the shared initialisation (fullspectrum's warm-up) also holds ``"start_state"``, the
+``state_dict`` training starts from (:func:`load_start_state`; its checksum is the summary's
+``start_weights.checksum``).
 """
 
 from __future__ import annotations
@@ -184,12 +187,22 @@ def summarize(
 
 
 def save_masks(
-    path: str | os.PathLike[str], masks: Mapping[str, torch.Tensor], summary: Mapping[str, Any]
+    path: str | os.PathLike[str],
+    masks: Mapping[str, torch.Tensor],
+    summary: Mapping[str, Any],
+    start_state: Mapping[str, torch.Tensor] | None = None,
 ) -> None:
-    """Write ``mask.pt`` at ``path`` and the summary as JSON beside it (same stem, ``.json``), atomically."""
+    """Write ``mask.pt`` at ``path`` and the summary as JSON beside it (same stem, ``.json``), atomically.
+
+    ``start_state``: the weights training must start from, when they are not the initialisation.
+    """
     path = Path(path)
-    payload = {"masks": {n: m.detach().to("cpu", torch.bool).contiguous() for n, m in masks.items()},
-               "summary": _jsonable(dict(summary))}  # fmt: skip
+    payload: dict[str, Any] = {
+        "masks": {n: m.detach().to("cpu", torch.bool).contiguous() for n, m in masks.items()},
+        "summary": _jsonable(dict(summary)),
+    }
+    if start_state is not None:
+        payload["start_state"] = {k: v.detach().to("cpu").contiguous() for k, v in start_state.items()}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
     write_json(path.with_suffix(".json"), payload["summary"])
@@ -205,6 +218,21 @@ def load_masks(path: str | os.PathLike[str], model: nn.Module | None = None) -> 
     if model is not None:
         check_masks(masks, model, source=str(path))
     return masks
+
+
+def load_start_state(path: str | os.PathLike[str]) -> dict[str, torch.Tensor] | None:
+    """The ``state_dict`` stored with the mask for training to start from, or None (start from the init).
+
+    Raises CheckpointError when the stored weights do not match the summary's checksum.
+    """
+    payload = _read(path)
+    state = payload.get("start_state")
+    if state is None:
+        return None
+    expected = payload["summary"].get("start_weights", {}).get("checksum")
+    if expected != tensors_checksum(state):
+        raise CheckpointError(f"mask file {str(path)!r}: start weights do not match their checksum")
+    return state
 
 
 def load_mask_summary(path: str | os.PathLike[str]) -> dict[str, Any]:

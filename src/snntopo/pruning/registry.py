@@ -27,14 +27,20 @@ from snntopo.errors import InvalidValueError, LayerCollapseError, check_fraction
 from snntopo.models import prunable_parameters
 from snntopo.pruning.masks import Masks, check_masks, collapsed_layers, keep_count, summarize
 from snntopo.registry import Registry
+from snntopo.utils import tensors_checksum
 
 
 @dataclasses.dataclass
 class PrunerOutput:
-    """Masks plus JSON-able ``extras``, stored by :func:`prune_and_summarize` as ``summary["extras"]``."""
+    """Masks plus JSON-able ``extras``, stored by :func:`prune_and_summarize` as ``summary["extras"]``.
+
+    ``state``: the model ``state_dict`` the mask was chosen on when it is not the given initialisation
+    (a warm-up before pruning); training must start from it (stored in ``mask.pt`` by the prune step).
+    """
 
     masks: Masks
     extras: dict[str, Any] = dataclasses.field(default_factory=dict)
+    state: dict[str, torch.Tensor] | None = None
 
 
 Pruner = Callable[..., Masks | PrunerOutput]
@@ -127,7 +133,10 @@ def _prune(
             f"pruner {name!r} at sparsity {s} left layer(s) {', '.join(collapsed)} without any weight "
             "(no path from input to output); pass allow_collapse=True to accept it"
         )
-    return PrunerOutput(masks, result.extras)
+    state = None
+    if result.state is not None:
+        state = {k: v.detach().to("cpu").clone().contiguous() for k, v in result.state.items()}
+    return PrunerOutput(masks, result.extras, state)
 
 
 def prune_and_summarize(
@@ -137,10 +146,24 @@ def prune_and_summarize(
 
     A pruner's extras (:class:`PrunerOutput`) appear as ``summary["extras"]``.
     """
+    masks, summary, _ = prune_for_training(name, model, sparsity, data, seed, **options)
+    return masks, summary
+
+
+def prune_for_training(
+    name: str, model: nn.Module, sparsity: float, data: object = None, seed: int = 0, **options: Any
+) -> tuple[Masks, dict[str, Any], dict[str, torch.Tensor] | None]:
+    """:func:`prune_and_summarize` plus the ``state_dict`` training must start from (None: the given model).
+
+    A pruner that changes the weights before choosing the mask (fullspectrum's warm-up) returns them;
+    the summary then records their checksum as ``start_weights``.
+    """
     start = time.perf_counter()
     result = _prune(name, model, sparsity, data, seed, **options)
     masks = result.masks
-    extra = {"extras": result.extras} if result.extras else {}
+    extra: dict[str, Any] = {"extras": result.extras} if result.extras else {}
+    if result.state is not None:
+        extra["start_weights"] = {"source": f"pruner {name!r}", "checksum": tensors_checksum(result.state)}
     summary = summarize(
         masks,
         model,
@@ -151,7 +174,7 @@ def prune_and_summarize(
         time_s=round(time.perf_counter() - start, 3),
         **extra,
     )
-    return masks, summary
+    return masks, summary, result.state
 
 
 def _defaults(fn: Pruner) -> dict[str, Any]:

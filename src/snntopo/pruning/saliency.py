@@ -14,18 +14,24 @@ reference GraSP code did with its two half-batches. ``chunk_size=None`` uses the
 from __future__ import annotations
 
 import copy
+import dataclasses
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
+from torch.utils.data import Dataset, default_collate
 
 from snntopo.errors import InvalidValueError
 from snntopo.models import prunable_parameters
 from snntopo.pruning.batches import Batch, as_batch, batch_stream, chunks, is_dataset, one_pass
 from snntopo.pruning.masks import Masks, _prunable_biases, global_topk_masks, keep_count
+from snntopo.pruning.perturb import BN_MODES, add_init_noise, check_noise, set_bn_mode
 from snntopo.pruning.registry import register_pruner
+from snntopo.registry import Registry
 
 Tensors = dict[str, torch.Tensor]
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -67,6 +73,23 @@ def snip_scores(
     return {n: (w.detach() * grads[n]).abs() for n, w in weights.items()}
 
 
+@dataclasses.dataclass(frozen=True)
+class IterSnipSchedule:
+    """What iterative SNIP consumes: rounds, batches per round (``"all"`` = one pass), BN mode, noise."""
+
+    iterations: int
+    batches_per_round: int | str
+    batch_size: int
+    bn_mode: str
+    noise: float
+
+
+#: Published iterSNIP schedules (both score the masked network in eval mode, every entry re-scored).
+ITER_SNIP_PRESETS: Registry[IterSnipSchedule] = Registry("iter_snip preset")
+ITER_SNIP_PRESETS.register("iclr2023")(IterSnipSchedule(100, "all", 100, "eval", 0.0))
+ITER_SNIP_PRESETS.register("neurips2023")(IterSnipSchedule(10, 4, 100, "eval", 1.0))
+
+
 @register_pruner("iter_snip")
 def iter_snip(
     model: nn.Module,
@@ -74,35 +97,95 @@ def iter_snip(
     data: object,
     seed: int,
     *,
-    iterations: int = 10,
-    batch_size: int = 128,
+    preset: str = "iclr2023",
+    iterations: int | None = None,
+    batches_per_round: int | str | None = None,
+    batch_size: int | None = None,
+    bn_mode: str | None = None,
+    noise: float | None = None,
     chunk_size: int | None = None,
 ) -> Masks:
-    """Iterative SNIP (de Jorge et al. 2021): ``iterations`` SNIP rounds on the masked network.
+    """Iterative SNIP as the Ramanujan papers' code runs it; schedule from ``preset`` (options override).
 
-    Round i keeps (1−s)^{i/iterations} of the weights (exponential schedule, as the ICLR'23 / NeurIPS'23
-    code: 10 rounds), each round on a new mini-batch; pruned weights never come back. Scores are
-    |w ⊙ ∂L/∂(w ⊙ m)| with the current mask m.
+    ``iclr2023`` (ICLR'23 ``main.py``, default): 100 rounds, each over the whole training set (one pass in
+    batches of 100), eval mode. ``neurips2023`` (NeurIPS'23 sampling): 10 rounds of 4 batches of 100, eval
+    mode, the weights perturbed once by Gaussian noise at the initialisation's std (``noise`` = 1).
+    Round e keeps round(N·(1−s)^{e/n}) weights. A round sums the gradients of the per-batch mean
+    cross-entropy of its batches at the masked network w₀⊙m and scores every entry |w₀ ⊙ ∂L/∂(w₀⊙m)|:
+    as in the reference, already pruned entries are scored too and may come back. ``batches_per_round``
+    ``"all"``: one pass over the data per round (a Dataset in a fresh seeded order each round); an integer
+    k: k batches per round (k seeded random batches of a Dataset, the first k of an iterable).
     """
-    _check_positive("iterations of pruner 'iter_snip'", iterations)
-    model.train()
+    sched = _iter_snip_schedule(preset, iterations, batches_per_round, batch_size, bn_mode, noise)
+    set_bn_mode(model, sched.bn_mode)
+    add_init_noise(model, sched.noise, seed)
     weights = prunable_parameters(model)
     init = {n: w.detach().clone() for n, w in weights.items()}
     total = sum(w.numel() for w in init.values())
     masks = {n: torch.ones_like(w, dtype=torch.bool) for n, w in init.items()}
-    stream = batch_stream(data, batch_size, seed, what="pruner 'iter_snip'")
     params = dict(model.named_parameters())
-    for i, keep in enumerate(_schedule(total, sparsity, iterations)):
+    for i, keep in enumerate(_schedule(total, sparsity, sched.iterations)):
         if i and keep == total:
             continue
         with torch.no_grad():
             for n, w in weights.items():
                 w.copy_(init[n] * masks[n])
-        x, y = next(stream)
-        grads = _mean_grads(model, params, list(weights), x, y, chunk_size)
-        scores = {n: torch.where(masks[n], (init[n] * grads[n]).abs(), -torch.inf) for n in weights}
-        masks = global_topk_masks(scores, keep=keep)
+        grads = {n: torch.zeros_like(w) for n, w in init.items()}
+        for x, y in _round_batches(data, sched, seed, i):
+            for n, g in _mean_grads(model, params, list(weights), x, y, chunk_size).items():
+                grads[n].add_(g)
+        masks = global_topk_masks({n: (init[n] * grads[n]).abs() for n in weights}, keep=keep)
     return masks
+
+
+def _dataset_pass(dataset: Dataset, batch_size: int, seed: int) -> Iterator[Batch]:
+    """Every sample once, in a seeded random order, in batches of ``batch_size`` (the last one smaller)."""
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))  # type: ignore[arg-type]
+    for start in range(0, len(order), batch_size):
+        yield as_batch(default_collate([dataset[i] for i in order[start : start + batch_size].tolist()]))
+
+
+def _iter_snip_schedule(
+    preset: str,
+    iterations: int | None,
+    batches_per_round: int | str | None,
+    batch_size: int | None,
+    bn_mode: str | None,
+    noise: float | None,
+) -> IterSnipSchedule:
+    """The preset with the explicitly given options applied, each validated (errors name the option)."""
+    base = ITER_SNIP_PRESETS.get(preset)
+    sched = dataclasses.replace(
+        base,
+        **{k: v for k, v in (("iterations", iterations), ("batches_per_round", batches_per_round),
+                             ("batch_size", batch_size), ("bn_mode", bn_mode), ("noise", noise))
+           if v is not None},
+    )  # fmt: skip
+    _check_positive("iterations of pruner 'iter_snip'", sched.iterations)
+    _check_positive("batch_size of pruner 'iter_snip'", sched.batch_size)
+    per_round = sched.batches_per_round
+    bad = isinstance(per_round, bool) or not isinstance(per_round, int) or per_round < 1
+    if per_round != "all" and bad:
+        what = "batches_per_round of pruner 'iter_snip'"
+        raise InvalidValueError(what, per_round, "a positive integer or 'all'")
+    if sched.bn_mode not in BN_MODES:
+        raise InvalidValueError("bn_mode of pruner 'iter_snip'", sched.bn_mode, ", ".join(BN_MODES.names()))
+    check_noise(sched.noise, "noise of pruner 'iter_snip'")
+    return sched
+
+
+def _round_batches(data: object, sched: IterSnipSchedule, seed: int, round_index: int) -> Iterator[Batch]:
+    """The batches of one round: a fresh start of the data each round, like re-iterating a DataLoader."""
+    what = "pruner 'iter_snip'"
+    round_seed = int(np.random.SeedSequence([int(seed), round_index]).generate_state(1)[0])
+    if sched.batches_per_round == "all" and is_dataset(data):
+        yield from _dataset_pass(data, sched.batch_size, round_seed)  # type: ignore[arg-type]
+        return
+    if sched.batches_per_round == "all":
+        yield from one_pass(data, sched.batch_size, round_seed, what=what)
+        return
+    yield from itertools.islice(batch_stream(data, sched.batch_size, round_seed, what=what),
+                                sched.batches_per_round)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------- GraSP

@@ -37,26 +37,48 @@ plus the initial mask at step 0 (format in :func:`save_mask_snapshot`, read back
 back at once, ``active`` count, ``exploration_rate`` = fraction of all weights active at some point so
 far, ITOP's R_s).
 
-Defaults of the presets (registry :data:`DST_ALGORITHMS`; METHOD.md §5.1 asks for the original papers'
-CIFAR settings where the MGE code is silent):
+Presets (registry :data:`DST_PRESETS`, source → algorithm → settings; option ``preset``, default
+``mge`` where the MGE code has the algorithm, else ``paper``; :data:`DST_ALGORITHMS` holds each
+algorithm's default preset):
 
-========  ========  =====  ========  =======  ================  ==============  ===============
-preset    interval  α      decay     end      growth            death           redistribution
-========  ========  =====  ========  =======  ================  ==============  ===============
-set       100       0.5    cosine    1.0      random            magnitude       none
-rigl      100       0.3    cosine    0.75     gradient          magnitude       none
-snfs      100       0.5    cosine    1.0      momentum          magnitude       momentum
-dsr       100       0.3    cosine    1.0      random            global_magn.    nonzero
-itop      1500      0.5    cosine    1.0      random            magnitude       none
-========  ========  =====  ========  =======  ================  ==============  ===============
+======  ======  ========  =====  ========  =====  ========  ==============  ======  =======
+preset  algo    interval  α      decay     end    growth    death           redis.  inherit
+======  ======  ========  =====  ========  =====  ========  ==============  ======  =======
+mge     set     100       0.7    constant  1.0    random    magnitude       none    no
+mge     snfs    100       0.5    cosine    1.0    momentum  magnitude       moment  yes
+mge     dsr     100       0.3    constant  1.0    random    global_magn.    nonzero no
+paper   set     391       0.3    constant  1.0    random    magnitude       none    no
+paper   snfs    391       0.5    cosine    1.0    momentum  magnitude       moment  yes
+paper   rigl    100       0.3    cosine    0.75   gradient  magnitude       none    no
+paper   itop    1500      0.5    cosine    1.0    random    magnitude       none    no
+======  ======  ========  =====  ========  =====  ========  ==============  ======  =======
 
-SET's α = 0.5 with cosine decay follows the sparselearning code the MGE study used (the SET paper itself
-replaced ζ = 0.3 of the weights once per epoch, without decay); SET and ITOP then differ only in their
-update interval. Interval 100 for SET/SNFS/DSR is the MGE code's ``prune_every_k_steps``; ITOP's 1500
-and RigL's ΔT = 100, α = 0.3, end 0.75 are from their papers' CIFAR scripts. DSR's adaptive threshold is
-replaced by an exact global count (the same number of weights die, without the threshold's lag). Update
-intervals are in optimizer steps, so short runs (the digits sweep) need smaller intervals: override them
-in the config.
+What each follows, truthfully:
+
+* ``mge``: the defaults of ``add_sparse_args_SET`` / ``_SNFS`` / ``_DSR`` in the MGE study's
+  ``utils/sparselearning/core.py`` (prune rate 0.7 / 0.5 / 0.3; decay schedule ``None`` for SET and DSR,
+  i.e. a constant rate; cosine for SNFS) with its ``prune_every_k_steps = 100``. The MGE study's DST
+  training script is not released, so these are the code's presets, not proven run settings. Deliberate
+  differences: SET's ``'SET'`` prune mode in that code (``magnitude_and_negativity_prune``) keeps only
+  the most negative weights of a layer after its first sort (a known defect of the copied
+  sparse_learning function); here SET drops the smallest |w|, the SET paper's "closest to zero" rule.
+  sparse_learning's cosine decays to 0.005 rather than 0 and is stepped on every optimizer step; here
+  it reaches 0 at T_end. DSR's adaptive threshold is replaced by an exact global count.
+* ``paper``: RigL (Evci et al. 2020, CIFAR: ΔT = 100, α = 0.3 cosine, end 0.75); ITOP (Liu et al.
+  2021, CIFAR scripts: ΔT = 1500, death rate 0.5 cosine); SET (Mocanu et al. 2018: ζ = 0.3 once per
+  epoch, no decay) and SNFS (Dettmers & Zettlemoyer 2019 / the sparse_learning code: prune rate 0.5
+  cosine, once per epoch), "once per epoch" written as 391 optimizer steps = one CIFAR epoch at the
+  MGE recipe's batch 128. Override ``update_interval`` for other datasets or batch sizes.
+
+**Momentum of a grown weight** (``inherit_momentum``). In sparse_learning (the SNFS code, and the MGE
+copy of it) gradients are not masked, so the optimizer's momentum buffer of a pruned position keeps
+accumulating its dense gradient, and a weight grown there starts with that accumulated buffer (its value
+is 0; the next optimizer step already moves it). ``inherit_momentum: true`` reproduces this: at growth,
+the SGD ``momentum_buffer`` of every newly grown position is set to the dense-gradient moving average
+(``grad_momentum``, the same recursion buf ← μ·buf + g; the weight-decay term vanishes at w = 0). It is on
+in both SNFS presets (faithful to the code SNFS is named after) and off elsewhere (RigL and ITOP start
+grown weights with zero momentum, as their code does). It needs the moving average, so it is kept
+whenever ``inherit_momentum`` is on.
 """
 
 from __future__ import annotations
@@ -103,6 +125,8 @@ class DSTConfig:
     redistribution: str = "none"
     grad_momentum: float = 0.9
     snapshots: bool = True
+    preset: str = "paper"
+    inherit_momentum: bool = False
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -115,25 +139,36 @@ class DSTConfig:
     @property
     def needs_momentum(self) -> bool:
         """Whether the dense-gradient moving average must be kept (momentum growth or redistribution)."""
-        return self.growth == "momentum" or self.redistribution == "momentum"
+        return self.growth == "momentum" or self.redistribution == "momentum" or self.inherit_momentum
 
 
+#: algorithm → its default preset's settings (the names the sweep config accepts).
 DST_ALGORITHMS: Registry[DSTConfig] = Registry("DST algorithm")
+#: source ("mge", "paper") → algorithm → settings.
+DST_PRESETS: Registry[dict[str, DSTConfig]] = Registry("DST preset")
 
 
 def dst_config(options: Mapping[str, Any] | None = None) -> DSTConfig:
-    """The preset named by ``options["algorithm"]`` (default ``rigl``) with the other options applied.
+    """The settings of ``options["algorithm"]`` (default ``rigl``) from ``options["preset"]`` (default: the
+    algorithm's default preset, see :data:`DST_ALGORITHMS`), with the other options applied.
 
     Unknown keys raise InvalidValueError naming them and the accepted ones; an unknown algorithm raises
-    UnknownNameError listing the presets; every value is validated.
+    UnknownNameError listing them; a preset without that algorithm names the presets that have it; every
+    value is validated.
     """
     options = dict(options or {})
     accepted = [f.name for f in dataclasses.fields(DSTConfig)]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise InvalidValueError("DST option(s)", ", ".join(unknown), "options " + ", ".join(accepted))
-    preset = DST_ALGORITHMS.get(options.pop("algorithm", "rigl"))
-    return dataclasses.replace(preset, **options)
+    algorithm = options.pop("algorithm", "rigl")
+    default = DST_ALGORITHMS.get(algorithm)
+    source = options.pop("preset", default.preset)
+    table = DST_PRESETS.get(source) if isinstance(source, str) else {}
+    if algorithm not in table:
+        having = [p for p in DST_PRESETS.names() if algorithm in DST_PRESETS.get(p)]
+        raise InvalidValueError(f"DST preset of algorithm {algorithm!r}", source, ", ".join(having))
+    return dataclasses.replace(table[algorithm], **options)
 
 
 def _validate(c: DSTConfig) -> None:
@@ -154,18 +189,36 @@ def _validate(c: DSTConfig) -> None:
                           ("redistribution", REDISTRIBUTION)):  # fmt: skip
         if getattr(c, name) not in choices:
             raise InvalidValueError(f"DST {name}", getattr(c, name), ", ".join(choices))
-    if not isinstance(c.snapshots, bool):
-        raise InvalidValueError("DST snapshots", c.snapshots, "true or false")
+    for name in ("snapshots", "inherit_momentum"):
+        if not isinstance(getattr(c, name), bool):
+            raise InvalidValueError(f"DST {name}", getattr(c, name), "true or false")
+    if not isinstance(c.preset, str):
+        raise InvalidValueError("DST preset", c.preset, ", ".join(DST_PRESETS.names()))
 
 
-for _preset in (
-    DSTConfig("set", 100, 0.5, "cosine", 1.0, "random", "magnitude", "none"),
-    DSTConfig("rigl", 100, 0.3, "cosine", 0.75, "gradient", "magnitude", "none"),
-    DSTConfig("snfs", 100, 0.5, "cosine", 1.0, "momentum", "magnitude", "momentum"),
-    DSTConfig("dsr", 100, 0.3, "cosine", 1.0, "random", "global_magnitude", "nonzero"),
-    DSTConfig("itop", 1500, 0.5, "cosine", 1.0, "random", "magnitude", "none"),
-):
-    DST_ALGORITHMS.register(_preset.algorithm)(_preset)
+def _register_presets() -> None:
+    m, p = "mge", "paper"
+    presets = (
+        DSTConfig("set", 100, 0.7, "constant", 1.0, "random", "magnitude", "none", preset=m),
+        DSTConfig("snfs", 100, 0.5, "cosine", 1.0, "momentum", "magnitude", "momentum", preset=m,
+                  inherit_momentum=True),
+        DSTConfig("dsr", 100, 0.3, "constant", 1.0, "random", "global_magnitude", "nonzero", preset=m),
+        DSTConfig("set", 391, 0.3, "constant", 1.0, "random", "magnitude", "none", preset=p),
+        DSTConfig("snfs", 391, 0.5, "cosine", 1.0, "momentum", "magnitude", "momentum", preset=p,
+                  inherit_momentum=True),
+        DSTConfig("rigl", 100, 0.3, "cosine", 0.75, "gradient", "magnitude", "none", preset=p),
+        DSTConfig("itop", 1500, 0.5, "cosine", 1.0, "random", "magnitude", "none", preset=p),
+    )  # fmt: skip
+    tables: dict[str, dict[str, DSTConfig]] = {}
+    for c in presets:
+        tables.setdefault(c.preset, {})[c.algorithm] = c
+    for source, table in tables.items():
+        DST_PRESETS.register(source)(table)
+    for algorithm in sorted({c.algorithm for c in presets}):  # the MGE study's settings where it has any
+        DST_ALGORITHMS.register(algorithm)(tables[m].get(algorithm) or tables[p][algorithm])
+
+
+_register_presets()
 
 
 class DSTUpdater:
@@ -274,6 +327,8 @@ class DSTUpdater:
             grown = global_topk_masks({n: candidate}, keep=counts[n])[n]
             new[n] = survivors[n] | grown
         self._install(new, optimizer)
+        if self.config.inherit_momentum and optimizer is not None:
+            self._inherit_momentum(optimizer, {n: new[n] & ~old[n] for n in self.names})  # new connections
         changed_in = sum(int((new[n] & ~old[n]).sum()) for n in self.names)
         for n in self.names:
             self.explored[n] |= new[n]
@@ -338,6 +393,19 @@ class DSTUpdater:
         self.applier.apply()
         if optimizer is not None:
             self.applier.mask_optimizer_state(optimizer)
+
+    def _inherit_momentum(self, optimizer: torch.optim.Optimizer, grown: Masks) -> None:
+        """Give every grown position the accumulated dense-gradient momentum (sparse_learning's SNFS)."""
+        for n, p in self._named():
+            state = optimizer.state.get(p, {})
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                raise InvalidValueError(
+                    "DST inherit_momentum",
+                    True,
+                    "an optimizer with a momentum buffer (SGD with momentum > 0)",
+                )
+            buf[grown[n]] = self.grad_ema[n][grown[n]].to(buf.dtype)
 
     def _named(self) -> Iterator[tuple[str, nn.Parameter]]:
         return zip(self.names, self.params, strict=True)
