@@ -48,7 +48,7 @@ from snntopo.errors import InvalidValueError
 
 DEFAULT_RANKING_SCORES: dict[str, str] = {
     "ramanujan:mean_delta_r_norm": "higher",
-    "ramanujan:mean_imdb": "higher",
+    "ramanujan:mean_imdb_norm": "higher",
     "ramanujan:mean_iter_spectral_gap": "higher",
     "fullspectrum:mean_norm": "higher",
 }
