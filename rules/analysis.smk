@@ -6,9 +6,9 @@ rule import_published:
         parquet=RESULTS / "external/table.parquet",
         csv=RESULTS / "external/table.csv",
     log:
-        RESULTS / "logs/import_published.log",
+        RESULTS / "external/logs/import_published.log",
     benchmark:
-        RESULTS / "benchmarks/import_published.tsv"
+        RESULTS / "external/benchmarks/import_published.tsv"
     conda:
         "../envs/analysis.yaml"
     resources:
@@ -35,9 +35,9 @@ rule analyse:
         ],
         pdfs=ANALYSIS_FIGURES_PDF,
     log:
-        RESULTS / "logs/analyse.log",
+        ROUTE_DIR / "logs/analyse.log",
     benchmark:
-        RESULTS / "benchmarks/analyse.tsv"
+        ROUTE_DIR / "benchmarks/analyse.tsv"
     conda:
         "../envs/analysis.yaml"
     threads: 1
