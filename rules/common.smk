@@ -153,7 +153,8 @@ from snntopo.analysis.published import discover as discover_published
 
 EXTERNAL_TABLES = config.get("external_tables")
 if EXTERNAL_TABLES:
-    discover_published(EXTERNAL_TABLES)  # a missing or empty directory fails before anything is scheduled
+    # a missing directory, or one without a published table, fails before anything is scheduled
+    discover_published(EXTERNAL_TABLES)
 # The published-tables route writes only under results/external/ (table, analysis, logs, benchmarks,
 # report): it shares no path with the sweep's, so neither route overwrites the other's results.
 ROUTE_DIR = RESULTS / "external" if EXTERNAL_TABLES else RESULTS
