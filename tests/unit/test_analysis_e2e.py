@@ -70,9 +70,12 @@ def test_tables_cover_both_protocols_estimators_and_feature_families(run):
     assert (skipped["reason"].str.len() > 0).all()
     # the published tables have no full-spectrum coordinate: the skipped rows say which columns are missing
     fullspectrum = skipped[skipped["feature_set"] == "fullspectrum"]["reason"]
-    assert len(fullspectrum) and fullspectrum.str.startswith(
-        "no column of feature set 'fullspectrum' in the table: it takes fullspectrum:"
-    ).all()
+    assert (
+        len(fullspectrum)
+        and fullspectrum.str.startswith(
+            "no column of feature set 'fullspectrum' in the table: it takes fullspectrum:"
+        ).all()
+    )
     groups = pd.read_csv(out / "tables/importance_groups.csv")
     perm = groups[(groups["source"] == "permutation") & (groups["by"] == "sparsity")]
     assert set(perm["group"]) == set(METRIC_GROUPS)

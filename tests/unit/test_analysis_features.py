@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from _analysis_sample import sample_dir
 
-from snntopo.analysis import load_published_tables, run_regression
+from snntopo.analysis import AnalysisConfig, load_published_tables, restrict_to_pruners, run_regression
 from snntopo.analysis.features import (
     RAMANUJAN_MGE,
     RAMANUJAN_QUANTITIES,
@@ -15,6 +15,7 @@ from snntopo.analysis.features import (
     select_features,
     why_no_columns,
 )
+from snntopo.errors import InvalidValueError
 from snntopo.metrics.ramanujan import LAYER_KEYS, layer_ramanujan
 
 #: What our runs write for one network of two layers: every per-layer key and its network mean.
@@ -130,3 +131,31 @@ def test_a_feature_set_without_columns_is_skipped_naming_what_it_takes():
     )["regression"]
     assert (reg["status"] == "skipped").all() and len(reg) == 1
     assert reg["reason"].iloc[0].startswith("no column of feature set 'ramanujan_raw' in the table")
+
+
+def _pruner_table() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"pruner": ["snip", "rigl", "erk", "snip", "itop"], "accuracy": [0.1, 0.2, 0.3, 0.4, 0.5]}
+    )
+
+
+def test_analysis_pruners_keeps_exactly_the_named_rows():
+    kept = restrict_to_pruners(_pruner_table(), ["snip", "erk"])
+    assert kept["accuracy"].tolist() == [0.1, 0.3, 0.4]
+    assert restrict_to_pruners(_pruner_table(), None).equals(_pruner_table())
+
+
+def test_analysis_pruners_unknown_name_lists_the_pruners_present():
+    with pytest.raises(InvalidValueError) as err:
+        restrict_to_pruners(_pruner_table(), ["snip", "synflow"])
+    assert str(err.value) == (
+        "invalid analysis pruners: 'synflow'; accepted: pruners in the table: erk, itop, rigl, snip"
+    )
+
+
+@pytest.mark.parametrize("bad", [[], [""], [3]])
+def test_analysis_pruners_config_rejects_empty_lists_and_non_names(bad):
+    with pytest.raises(InvalidValueError, match="analysis pruners"):
+        AnalysisConfig.from_dict({"pruners": bad})
+    assert AnalysisConfig.from_dict({"pruners": ["snip"]}).pruners == ("snip",)
+    assert AnalysisConfig.from_dict({"pruners": None}).pruners is None
