@@ -39,6 +39,9 @@ def test_one_row_per_network_counted_from_the_csvs(sample, table):
     assert len(table) == expected
     assert not table.duplicated(["dataset", "model", "pruner", "sparsity", "seed"]).any()
     assert table.attrs["published"]["networks"] == expected
+    stats = table.attrs["published"]
+    covered = {f: stats[f"networks_with_{f}"] for f in ("mge", "rolled", "rolled_channel", "ramanujan")}
+    assert covered == {"mge": 958, "rolled": 2 * 165, "rolled_channel": 2 * 165, "ramanujan": 2 * 165}
 
 
 def test_ids_and_names(table):

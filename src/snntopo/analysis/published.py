@@ -423,6 +423,10 @@ def load_published_tables(directory: str | os.PathLike[str]) -> pd.DataFrame:
     table = table[ids + feats].sort_values(KEY, kind="mergesort").reset_index(drop=True)
     table["seed"] = table["seed"].astype(int)
     stats["networks"] = len(table)
+    for fam in _FAMILIES:  # how many networks each family covers (the release's files overlap unevenly)
+        cols = [c for c in table.columns if c.startswith(f"{fam}:")]
+        stats[f"networks_with_{fam}"] = int(table[cols].notna().any(axis=1).sum()) if cols else 0
+    log.info("published tables: %s", stats)
     table.attrs["published"] = stats
     return table
 
