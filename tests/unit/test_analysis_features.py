@@ -5,9 +5,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from _analysis_sample import sample_dir
 
 from snntopo.analysis import AnalysisConfig, load_published_tables, restrict_to_pruners, run_regression
+from snntopo.analysis.collect import flatten_metrics
 from snntopo.analysis.features import (
     RAMANUJAN_MGE,
     RAMANUJAN_QUANTITIES,
@@ -16,17 +18,22 @@ from snntopo.analysis.features import (
     why_no_columns,
 )
 from snntopo.errors import InvalidValueError
+from snntopo.metrics import compute
 from snntopo.metrics.ramanujan import LAYER_KEYS, layer_ramanujan
 
-#: What our runs write for one network of two layers: every per-layer key and its network mean.
-OUR_COLUMNS = [
-    *(f"ramanujan:L{i:02d}:{k}" for i in range(2) for k in LAYER_KEYS),
-    *(f"ramanujan:mean_{k}" for k in LAYER_KEYS),
-    "density:L00:density",
-    "density:L01:density",
-    "density:global",
-    "mge:motif",
-]
+
+def _our_columns() -> list[str]:
+    """The columns our pipeline writes for a two-layer network: the metrics stage, then the collect step."""
+    g = torch.Generator().manual_seed(0)
+    layers = [
+        (name, torch.randn(shape, generator=g), torch.rand(shape, generator=g) < 0.5)
+        for name, shape in (("conv.weight", (8, 3, 3, 3)), ("fc.weight", (10, 8)))
+    ]
+    families = {f: compute(f, layers, **kw) for f, kw in (("ramanujan", {"variant": "mge"}), ("density", {}))}
+    return [*flatten_metrics({"families": families}), "mge:motif"]
+
+
+OUR_COLUMNS = _our_columns()
 
 
 def _metrics(columns: list[str]) -> set[str]:
