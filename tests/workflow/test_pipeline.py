@@ -160,6 +160,8 @@ def test_analysis_runs_on_the_published_tables_without_training(tmp_path):
     assert written and all(p.startswith("external/") for p in written), written
     assert {"external/logs/import_published.log", "external/logs/analyse.log"} <= set(written)
     assert {"external/benchmarks/import_published.tsv", "external/benchmarks/analyse.tsv"} <= set(written)
+    log = (wf.path / "results/external/logs/analyse.log").read_text()
+    assert "Ramanujan quantities of this table: mge variant" in log
     # analysis.pruners: the 7 PaI methods only, though the table also holds the 4 DST algorithms
     assert set(table["pruner"]) == {*PAI, "dsr", "itop", "rigl", "snfs"}
     predictions = pd.read_csv(wf.path / "results/external/analysis/tables/predictions.csv")
