@@ -20,4 +20,8 @@ if variant != "mge":
         variant,
     )
 written = run_all(table, outdir, dict(snakemake.params.options))
-log.info("analysis of %d networks: %s", len(table), {k: len(v) for k, v in written.items()})
+log.info(
+    "analysis of the table's %d networks (before analysis.pruners) written: %s",
+    len(table),
+    {k: len(v) for k, v in written.items()},
+)

@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 KEY = ["dataset", "model", "pruner", "sparsity", "seed"]
 _MATCH_KEY = ["dataset", "model", "sparsity", "seed", "_acc"]
 
-#: Full 68-column BGE schema → the MGE names of the 10 BGE topometrics (METHOD.md §6).
+#: Full BGE schema (57 columns in the release) → the MGE names of the 10 BGE topometrics (METHOD.md §6).
 BGE_RENAME: dict[str, str] = {
     "bridges": "cut-edges",
     "a_point": "cut-nodes",
