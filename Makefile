@@ -16,10 +16,11 @@ STAMP  := .stamps/setup-$(HASH)
 CORES  ?= $(shell nproc)
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test test-fast test-slurm slurm-up slurm-down bench lint format clean
+.PHONY: help setup run published test test-fast test-slurm slurm-up slurm-down bench lint format clean
 
 help:
 	@echo "make run    - set up, then run the default sweep (config/config.yaml) into results/"
+	@echo "make published TABLES=DIR - analysis and report of the MGE study's published tables into results/external/"
 	@echo "make test   - set up, then run the tests (unit, workflow, slurm)"
 	@echo "make test-slurm - only the tests against a real single-node SLURM (root or sudo; installs slurm-wlm)"
 	@echo "make slurm-up / slurm-down - start/stop that single-node SLURM to try profiles/slurm locally"
@@ -49,6 +50,13 @@ run: setup
 	@echo "[run] report: results/report.html ..."
 	@source $(VENV)/bin/activate && snakemake --cores 1 --report results/report.html
 	@echo "[run] done: results/ and results/report.html (see README, 'What make run produces')"
+
+# The published-tables route: import, analysis and report in one snakemake call, all under results/external/.
+published: setup
+	@[ -n "$(TABLES)" ] || { echo "usage: make published TABLES=/path/to/mge-snn/graph_data" >&2; exit 2; }
+	@source $(VENV)/bin/activate && snakemake --cores $(CORES) --config external_tables=$(TABLES) \
+	  --report results/external/report.html --report-after-run
+	@echo "[published] done: results/external/ and results/external/report.html"
 
 test: setup
 	@echo "[test] pytest (unit, workflow, slurm) ..."

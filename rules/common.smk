@@ -149,11 +149,17 @@ if config["dst"].get("algorithms") or config["training"].get("mode") == "dst":
 # Analysis: on this sweep's table, or on the MGE study's published tables (external_tables).
 from snntopo.analysis import expected_outputs
 
+from snntopo.analysis.published import discover as discover_published
+
 EXTERNAL_TABLES = config.get("external_tables")
-ANALYSIS_INPUT = RESULTS / (
-    "external/table.parquet" if EXTERNAL_TABLES else "table.parquet"
-)
-ANALYSIS_DIR = RESULTS / ("external/analysis" if EXTERNAL_TABLES else "analysis")
+if EXTERNAL_TABLES:
+    # a missing directory, or one without a published table, fails before anything is scheduled
+    discover_published(EXTERNAL_TABLES)
+# The published-tables route writes only under results/external/ (table, analysis, logs, benchmarks,
+# report): it shares no path with the sweep's, so neither route overwrites the other's results.
+ROUTE_DIR = RESULTS / "external" if EXTERNAL_TABLES else RESULTS
+ANALYSIS_INPUT = ROUTE_DIR / "table.parquet"
+ANALYSIS_DIR = ROUTE_DIR / "analysis"
 _expected = expected_outputs(ANALYSIS_DIR)
 ANALYSIS_TABLES = [
     str(p)

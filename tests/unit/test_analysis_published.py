@@ -9,7 +9,7 @@ import pytest
 from _analysis_sample import sample_dir
 
 from snntopo.analysis import load_published_tables
-from snntopo.analysis.published import BGE_RENAME, classify_file
+from snntopo.analysis.published import BGE_RENAME, PublishedTableError, classify_file
 from snntopo.errors import DatasetNotFoundError
 
 KEY_RAW = ["model", "dataset", "pruning", "sparsity", "seed"]
@@ -33,10 +33,15 @@ def test_one_row_per_network_counted_from_the_csvs(sample, table):
         for p in sorted(sample.glob("rolled*.csv"))
     ]
     expected = len(pd.concat([u, *bge]).drop_duplicates())
-    assert expected == 958  # CONV-6 and ResNet-20, three datasets (README of the sample)
+    # 958 networks in the MGE table (CONV-6 and ResNet-20, three datasets) + 12 CONV-6 Tiny-ImageNet DST
+    # networks at sparsity 0.6 that only the BGE files hold (the release lacks them in unrolled.csv)
+    assert expected == 958 + 12
     assert len(table) == expected
     assert not table.duplicated(["dataset", "model", "pruner", "sparsity", "seed"]).any()
     assert table.attrs["published"]["networks"] == expected
+    stats = table.attrs["published"]
+    covered = {f: stats[f"networks_with_{f}"] for f in ("mge", "rolled", "rolled_channel", "ramanujan")}
+    assert covered == {"mge": 958, "rolled": 2 * 165, "rolled_channel": 2 * 165, "ramanujan": 2 * 165}
 
 
 def test_ids_and_names(table):
@@ -61,20 +66,26 @@ def test_ramanujan_networks_delimited_by_layer_id_restart(sample, table):
     raw = pd.read_csv(sample / "ramanujan-rolled-CIFAR-10-Resnet-20.csv")
     restarts = int((raw["layer_id"] == 0).sum())
     assert restarts == 165 and len(raw) == 165 * 22  # 22 layers per ResNet-20, every network complete
+    conv6 = pd.read_csv(sample / "ramanujan-rolled-tinyimagenet-CONV-6.csv")
+    assert int((conv6["layer_id"] == 0).sum()) == 165 and len(conv6) == 165 * 9  # 9 layers per CONV-6
     stats = table.attrs["published"]
-    assert stats["ramanujan_networks"] == restarts
+    assert stats["ramanujan_networks"] == 2 * 165
     # accuracy alone leaves some ties; the layer-density vectors resolve them all
-    assert stats["ramanujan_matched"] == 165 and stats["ramanujan_ambiguous"] == 0
+    assert stats["ramanujan_matched"] == 2 * 165 and stats["ramanujan_ambiguous"] == 0
     assert stats["accuracy_mismatches"] == 0  # the families agree on every network
+    has_ram = table["ramanujan:mean_delta_r_norm"].notna()
+    pairs = set(map(tuple, table.loc[has_ram, ["model", "dataset"]].drop_duplicates().to_numpy()))
+    assert pairs == {("resnet20", "cifar10"), ("conv6", "tinyimagenet")}
+    assert has_ram.sum() == 2 * 165
     rn = table[(table["model"] == "resnet20") & (table["dataset"] == "cifar10")]
-    assert rn["ramanujan:mean_delta_r_norm"].notna().all()
-    assert table.loc[table["model"] == "conv6", "ramanujan:mean_delta_r_norm"].isna().all()
     # network 0 of the file is GraSP 0.98 seed 0 (its first rows, cross-checked with the rolled file)
     row = rn[(rn["pruner"] == "grasp") & (rn["sparsity"] == 0.98) & (rn["seed"] == 0)].iloc[0]
     first = raw.iloc[:22]
     assert row["ramanujan:L00:delta_r_norm"] == pytest.approx(0.0914094996152915)
-    assert np.isnan(row["ramanujan:L00:imdb"])
-    assert row["ramanujan:L01:imdb"] == pytest.approx(0.1228723636564589)
+    # iterative_degree_bound is the mean Δr_norm over subgraphs: our name for it is imdb_norm
+    assert np.isnan(row["ramanujan:L00:imdb_norm"])
+    assert row["ramanujan:L01:imdb_norm"] == pytest.approx(0.1228723636564589)
+    assert not any(c.endswith(":imdb") or c.endswith("mean_imdb") for c in table)
     finite = first["degree_bound"][np.isfinite(first["degree_bound"])]
     assert row["ramanujan:mean_delta_r_norm"] == pytest.approx(finite.mean())
 
@@ -121,32 +132,129 @@ def _reduced(df: pd.DataFrame) -> pd.DataFrame:
     return df[keep].rename(columns={"pruning_algorithm": "pruning", **BGE_RENAME})
 
 
-def test_release_layout_and_reduced_schema_give_the_same_table(sample, table, tmp_path):
+def _release_path(name: str) -> str:
+    """Where a file of the flat sample sits in the release's ``graph_data/`` layout."""
+    if name.startswith("ramanujan-"):
+        model = name.removesuffix(".csv").split("-", 3)[-1]  # ramanujan-rolled-<dataset>-<model>.csv
+        model = "Resnet-20" if model.endswith("Resnet-20") else "CONV-6"
+        return f"ramanunjan_results/{model}/{name.removeprefix('ramanujan-')}"
+    if name.startswith("rolled_channel"):
+        return f"graph_metrics/rolled_channel/{name}"
+    return f"graph_metrics/rolled/{name}"
+
+
+def test_release_layout_and_mixed_schemas_give_the_same_table(sample, table, tmp_path):
     root = tmp_path / "graph_data"
     (root / "graph_metrics/unrolled").mkdir(parents=True)
     # the copied (and derived) files are the MGE study's Apache-2.0 data: their notice travels with them
     shutil.copy(sample / "LICENSE-Apache-2.0", root / "LICENSE-Apache-2.0")
-    (root / "graph_metrics/rolled").mkdir()
-    (root / "graph_metrics/rolled_channel").mkdir()
-    (root / "ramanunjan_results/Resnet-20").mkdir(parents=True)
     u = pd.read_csv(sample / "unrolled-sample.csv")
     dup = u.iloc[[5, 700]].assign(accuracy=0.0)  # duplicated networks: the first occurrence wins
     pd.concat([u, dup]).to_csv(root / "graph_metrics/unrolled/unrolled.csv", index=False)
-    _reduced(pd.read_csv(sample / "rolled-CIFAR-10-Resnet-20.csv")).to_csv(
-        root / "graph_metrics/rolled/rolled-CIFAR-10-Resnet-20.csv", index=False
-    )
-    shutil.copy(
-        sample / "rolled_channel-CIFAR-10-Resnet-20.csv",
-        root / "graph_metrics/rolled_channel/rolled_channel-CIFAR-10-Resnet-20.csv",
-    )
-    shutil.copy(
-        sample / "ramanujan-rolled-CIFAR-10-Resnet-20.csv",
-        root / "ramanunjan_results/Resnet-20/rolled-CIFAR-10-Resnet-20.csv",
-    )
+    for path in [p for p in sample.glob("*rolled*-*.csv") if not p.name.startswith("unrolled")]:
+        target = root / _release_path(path.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    # the ResNet-20 rolled file in the reduced schema too: then both families mix the two schemas
+    rolled_channel = root / "graph_metrics/rolled_channel/rolled_channel-CIFAR-10-Resnet-20.csv"
+    _reduced(pd.read_csv(rolled_channel)).to_csv(rolled_channel, index=False)
     release = load_published_tables(tmp_path)
-    assert release.attrs["published"]["mge_duplicates_dropped"] == 2
-    assert release.attrs["published"]["files_ramanujan"] == 1
+    stats = release.attrs["published"]
+    assert stats["mge_duplicates_dropped"] == 2
+    assert {k: stats[f"files_{k}"] for k in ("mge", "rolled", "rolled_channel", "ramanujan")} == {
+        "mge": 1,
+        "rolled": 2,
+        "rolled_channel": 2,
+        "ramanujan": 2,
+    }
+    assert not release.columns.duplicated().any()
     pd.testing.assert_frame_equal(release, table)
+
+
+def test_both_schemas_in_one_family_fill_the_same_columns(sample, table):
+    # rolled-tinyimagenet-CONV-6 is in the reduced schema, rolled-CIFAR-10-Resnet-20 in the full one
+    assert (
+        pd.read_csv(sample / "rolled-tinyimagenet-CONV-6.csv", nrows=0)
+        .columns.str.contains("cut-edges")
+        .any()
+    )
+    assert "bridges" in pd.read_csv(sample / "rolled-CIFAR-10-Resnet-20.csv", nrows=0).columns
+    assert not table.columns.duplicated().any()
+    raw = pd.read_csv(sample / "rolled-tinyimagenet-CONV-6.csv")
+    r0 = raw[(raw["pruning"] == "erk") & (raw["sparsity"] == 0.8) & (raw["seed"] == 2)].sort_values(
+        "layer_id"
+    )
+    row = table.set_index(["model", "dataset", "pruner", "sparsity", "seed"]).loc[
+        ("conv6", "tinyimagenet", "erk", 0.8, 2)
+    ]
+    np.testing.assert_allclose(
+        row[[f"rolled:L{i:02d}:cut-edges" for i in range(9)]].to_numpy(float), r0["cut-edges"]
+    )
+    # every value of either schema lands in a column: non-missing counts equal the files' per metric
+    for name in ("rolled-tinyimagenet-CONV-6.csv", "rolled-CIFAR-10-Resnet-20.csv"):
+        raw = pd.read_csv(name := sample / name).rename(columns=BGE_RENAME)
+        model = "conv6" if "CONV-6" in name.name else "resnet20"
+        sub = table[table["model"] == model]
+        for metric in BGE_RENAME.values():
+            cols = [c for c in table if c.startswith("rolled:L") and c.endswith(f":{metric}")]
+            assert int(sub[cols].notna().to_numpy().sum()) == int(raw[metric].notna().sum()), (name, metric)
+
+
+def test_the_regression_runs_on_the_adapted_sample(table):
+    from snntopo.analysis import run_regression
+
+    sub = table[(table["model"] == "conv6") & (table["dataset"] == "tinyimagenet")]
+    out = run_regression(
+        sub.assign(dense_accuracy=sub["accuracy"].max()),
+        {
+            "feature_sets": ["rolled", "density"],
+            "protocols": ["model_dataset"],
+            "estimators": ["gbt"],
+            "gbt": {"n_estimators": 5},
+            "bootstrap": 0,
+            "folds": 3,
+        },
+    )
+    reg = out["regression"]
+    assert set(reg["feature_set"]) == {"rolled", "density"}
+    r2 = reg.set_index("feature_set")["r2"]
+    assert np.isfinite(r2).all() and (r2 <= 1).all()
+    assert reg.set_index("feature_set").loc["rolled", "n_features"] == 9 * 10
+
+
+def _write_rolled(path: Path, **extra) -> None:
+    base = {"accuracy": 0.5, "pruning": "snip", "sparsity": 0.9, "model": "CONV-6", "dataset": "CIFAR-10"}
+    rows = [
+        {**base, "seed": s, "layer_id": 0, "layer_sparsity": 0.1, "cut-edges": 1.0, **extra} for s in (0, 1)
+    ]
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"bogus_metric": 1.0}, "column 'bogus_metric' cannot be mapped to a column of the rolled family"),
+        ({"bridges": 2.0}, "columns 'cut-edges' and 'bridges' both map to 'cut-edges'"),
+        ({"model": "VGG-19"}, "column 'model' has value 'VGG-19', which names no known model"),
+    ],
+)
+def test_unmappable_columns_name_the_file_and_column(tmp_path, extra, message):
+    (tmp_path / "graph_metrics/rolled").mkdir(parents=True)
+    path = tmp_path / "graph_metrics/rolled/rolled-CIFAR-10-CONV-6.csv"
+    _write_rolled(path, **extra)
+    with pytest.raises(PublishedTableError) as err:
+        load_published_tables(tmp_path)
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+def test_a_missing_id_column_names_the_file(tmp_path):
+    path = tmp_path / "rolled-CIFAR-10-CONV-6.csv"
+    _write_rolled(path)
+    pd.read_csv(path).drop(columns="pruning").to_csv(path, index=False)
+    with pytest.raises(
+        PublishedTableError, match=r"rolled-CIFAR-10-CONV-6.csv: required column 'pruner' is missing"
+    ):
+        load_published_tables(tmp_path)
 
 
 def test_layer_ids_with_gaps_become_consecutive_and_ties_use_density(tmp_path):

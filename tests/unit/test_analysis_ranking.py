@@ -46,7 +46,7 @@ def test_planted_ranking_is_recovered_with_tau_one(ranked):
 
 def test_reversed_ranking_gives_tau_minus_one(ranked):
     _, res = ranked
-    s = _summary(res, "ramanujan:mean_imdb")
+    s = _summary(res, "ramanujan:mean_imdb_norm")
     assert s["kendall_tau"] == pytest.approx(-1.0, abs=1e-12) and s["top1"] == 0.0
     assert s["spearman_rho"] == pytest.approx(-1.0, abs=1e-12)
     assert s["kind"] == "unsupervised"
@@ -68,12 +68,12 @@ def test_lower_is_better_flips_the_score(ranked):
         table,
         {
             **FAST,
-            "ranking_scores": {"ramanujan:mean_imdb": "lower"},
+            "ranking_scores": {"ramanujan:mean_imdb_norm": "lower"},
             "feature_sets": ["mge"],
             "estimators": ["ols"],
         },
     )
-    assert _summary(res, "ramanujan:mean_imdb")["kendall_tau"] == pytest.approx(1.0, abs=1e-12)
+    assert _summary(res, "ramanujan:mean_imdb_norm")["kendall_tau"] == pytest.approx(1.0, abs=1e-12)
 
 
 def test_groups_with_too_few_pruners_are_skipped():

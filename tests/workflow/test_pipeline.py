@@ -121,21 +121,76 @@ def test_bad_config_fails_fast_naming_the_culprit(tmp_path, change, expected):
     assert expected in proc.stdout + proc.stderr
 
 
-def test_analysis_runs_on_the_published_tables_without_training(tmp_path):
-    from snntopo.analysis import expected_outputs
+PAI = ["er", "erk", "grasp", "prospr", "snip", "synflow", "uniform"]
 
+
+def _sample() -> Path:
     sample = Path(__file__).resolve().parents[3] / "shared/data/mge-released-sample"
     if not sample.is_dir():
         pytest.skip(f"published sample not found at {sample}")
+    return sample
+
+
+def test_analysis_runs_on_the_published_tables_without_training(tmp_path):
+    from snntopo.analysis import expected_outputs
+
+    sample = _sample()
     wf = Workflow(tmp_path / "wf")
-    wf.write_config({**TINY, "analysis": {"folds": 3, "bootstrap": 50, "gbt": {"n_estimators": 10}}})
-    wf.run("--config", f"external_tables={sample}")
+    analysis = {"folds": 3, "bootstrap": 50, "gbt": {"n_estimators": 10}, "pruners": PAI}
+    wf.write_config({**TINY, "analysis": analysis})
+    # README's command: one call runs the import, the analysis and writes the report
+    wf.run(
+        "--config",
+        f"external_tables={sample}",
+        "--report",
+        "results/external/report.html",
+        "--report-after-run",
+    )
     table = pd.read_parquet(wf.path / "results/external/table.parquet")
-    assert len(table) == 958  # one row per network of the sample (counted in test_analysis_published)
+    assert len(table) == 970  # one row per network of the sample (counted in test_analysis_published)
     for files in expected_outputs(wf.path / "results/external/analysis").values():
         for path in files:
             assert path.is_file() and path.stat().st_size > 0, path
-    assert not (wf.path / "results/digits").exists()  # nothing pruned or trained
-    wf.run("--config", f"external_tables={sample}", "--report", "report.html")
-    html = (wf.path / "report.html").read_text(errors="replace")
+    html = (wf.path / "results/external/report.html").read_text(errors="replace")
     assert "r2_by_feature_set" in html and "accuracy_vs_sparsity" in html
+    # its own results subfolder: tables, logs, benchmarks and report share no path with the sweep's
+    written = sorted(
+        str(p.relative_to(wf.path / "results")) for p in (wf.path / "results").rglob("*") if p.is_file()
+    )
+    assert written and all(p.startswith("external/") for p in written), written
+    assert {"external/logs/import_published.log", "external/logs/analyse.log"} <= set(written)
+    assert {"external/benchmarks/import_published.tsv", "external/benchmarks/analyse.tsv"} <= set(written)
+    log = (wf.path / "results/external/logs/analyse.log").read_text()
+    assert "Ramanujan quantities of this table: mge variant" in log
+    # analysis.pruners: the 7 PaI methods only, though the table also holds the 4 DST algorithms
+    assert set(table["pruner"]) == {*PAI, "dsr", "itop", "rigl", "snfs"}
+    predictions = pd.read_csv(wf.path / "results/external/analysis/tables/predictions.csv")
+    assert set(predictions["pruner"]) == set(PAI)
+
+
+@pytest.mark.parametrize(
+    ("tables", "expected"),
+    [
+        ("does/not/exist", "(external_tables) does not exist or is not a directory"),
+        ("empty", "no published metric table under"),
+    ],
+)
+def test_bad_published_tables_directory_fails_before_scheduling(tmp_path, tables, expected):
+    wf = Workflow(tmp_path / "wf")
+    wf.write_config(TINY)
+    (wf.path / "empty").mkdir()
+    (wf.path / "empty/notes.txt").write_text("no tables here")
+    proc = wf.run("-n", "--config", f"external_tables={tables}", check=False)
+    assert proc.returncode != 0
+    assert expected in proc.stdout + proc.stderr and tables in proc.stdout + proc.stderr
+
+
+def test_unknown_pruner_in_analysis_pruners_lists_the_pruners_present(tmp_path):
+    wf = Workflow(tmp_path / "wf")
+    wf.write_config({**TINY, "analysis": {"pruners": ["snip", "snipp"]}})
+    proc = wf.run("--config", f"external_tables={_sample()}", check=False)
+    assert proc.returncode != 0
+    log = (wf.path / "results/external/logs/analyse.log").read_text()
+    assert "analysis pruners" in log and "'snipp'" in log
+    assert "dsr, er, erk, grasp, itop, prospr, rigl, snfs, snip, synflow, uniform" in log
+    assert (wf.path / "results/external/table.parquet").is_file()  # the imported table is kept

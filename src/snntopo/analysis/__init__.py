@@ -10,7 +10,9 @@ Entry points (all take the tidy table and the ``analysis`` config dict, keys in
 * ``snntopo.plots.make_figures(table, tables, outdir, config)``;
 * ``run_all(table, outdir, config)``: all of the above, written under ``outdir/tables`` and
   ``outdir/figures``; ``expected_outputs(outdir)`` lists the same files without running anything;
-* ``load_published_tables(directory)``: the tables published with the MGE study as a tidy table.
+* ``load_published_tables(directory)``: the tables published with the MGE study as a tidy table;
+* ``restrict_to_pruners(table, pruners)``: the rows of the pruners an analysis is about
+  (``analysis.pruners``; ``run_all`` applies it first).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from snntopo.analysis.published import load_published_tables
 from snntopo.analysis.ranking import run_ranking
 from snntopo.analysis.regression import ESTIMATORS, PROTOCOLS, run_regression
 from snntopo.analysis.report_tables import LATEX, write_tables
+from snntopo.analysis.select import restrict_to_pruners
 from snntopo.topometric_names import METRIC_GROUPS
 
 #: Result tables per stage (each written as ``<name>.csv``; names in ``report_tables.LATEX`` also ``.tex``).
@@ -57,6 +60,7 @@ __all__ = [
     "add_target",
     "expected_outputs",
     "load_published_tables",
+    "restrict_to_pruners",
     "run_all",
     "run_importance",
     "run_ranking",
@@ -97,6 +101,7 @@ def run_all(
 
     cfg = AnalysisConfig.from_dict(config)
     outdir = Path(outdir)
+    table = restrict_to_pruners(table, cfg.pruners)  # before anything: tables and figures alike
     reg = run_regression(table, cfg)
     imp = run_importance(table, cfg, regression=reg)
     rank = run_ranking(table, cfg, predictions=reg["predictions"])

@@ -34,6 +34,10 @@ key                          meaning (default)
 ``mge_graph``                path of a graph-tool MGE (``.gt``/``.gt.xz``) to draw (``null``: a small MGE
                              of a random sparse MLP built for illustration)
 ``n_jobs``                   worker processes for the per-group regressions (1); results do not depend on it
+``pruners``                  analyse only these pruners (``null``: all in the table), e.g. the 7 PaI methods
+                             of the published tables without their DST rows; applied to the table before
+                             any analysis (``select.restrict_to_pruners``), a name not in the table is an
+                             error listing the pruners present
 ===========================  ===============================================================================
 """
 
@@ -48,13 +52,21 @@ from snntopo.errors import InvalidValueError
 
 DEFAULT_RANKING_SCORES: dict[str, str] = {
     "ramanujan:mean_delta_r_norm": "higher",
-    "ramanujan:mean_imdb": "higher",
+    "ramanujan:mean_imdb_norm": "higher",
     "ramanujan:mean_iter_spectral_gap": "higher",
     "fullspectrum:mean_norm": "higher",
 }
 
 
-_LIST_KEYS = ("protocols", "feature_sets", "estimators", "importance_feature_sets", "scatter_features")
+_LIST_KEYS = (
+    "protocols",
+    "feature_sets",
+    "estimators",
+    "importance_feature_sets",
+    "scatter_features",
+    "pruners",
+)
+_NULLABLE = ("min_group_size", "scatter_features", "mge_graph", "pruners")
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,7 @@ class AnalysisConfig:
     scatter_features: tuple[str, ...] | None = None
     mge_graph: str | None = None
     n_jobs: int = 1
+    pruners: tuple[str, ...] | None = None
 
     @classmethod
     def from_dict(cls, config: Mapping[str, Any] | AnalysisConfig | None) -> AnalysisConfig:
@@ -96,7 +109,7 @@ class AnalysisConfig:
             raise InvalidValueError("analysis config key", unknown[0], ", ".join(sorted(known)))
         kwargs: dict[str, Any] = {}
         for key, value in config.items():
-            if value is None and key not in ("min_group_size", "scatter_features", "mge_graph"):
+            if value is None and key not in _NULLABLE:
                 continue  # null = default
             if key in _LIST_KEYS and value is not None:
                 value = (value,) if isinstance(value, str) else tuple(value)
@@ -121,6 +134,12 @@ class AnalysisConfig:
         for col, how in self.ranking_scores.items():
             if how not in ("higher", "lower"):
                 raise InvalidValueError(f"analysis ranking_scores[{col!r}]", how, "higher | lower")
+        if self.pruners is not None and (
+            not self.pruners or not all(isinstance(p, str) and p for p in self.pruners)
+        ):
+            raise InvalidValueError(
+                "analysis pruners", list(self.pruners), "null or a non-empty list of names"
+            )
         unknown_gbt = sorted(set(self.gbt) - {"n_estimators", "max_depth", "learning_rate"})
         if unknown_gbt:
             raise InvalidValueError(

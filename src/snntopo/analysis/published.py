@@ -10,20 +10,28 @@ Reads a directory in either layout (METHOD.md §6):
 
 What it does:
 
-* ids: ``pruning``/``pruning_algorithm`` → ``pruner``; model and dataset names → project names
-  (``Resnet-20`` → ``resnet20``, ``Wide-Resnet-28-2`` → ``wrn28_2``, ``CIFAR-10`` → ``cifar10``, ...);
-  ``dense_accuracy`` and ``best_accuracy`` are NaN (not released; see ``drop``);
-* ``unrolled`` rows → ``mge:<topometric>`` (16 columns), de-duplicated on
-  (model, dataset, pruner, sparsity, seed), first occurrence kept;
+* each file is mapped to the common names on its own, before anything is concatenated, because the
+  release mixes two schemas inside one family (``FILE_SCHEMAS``): ids ``pruning``/``pruning_algorithm``
+  → ``pruner``; model and dataset names → project names (``Resnet-20`` → ``resnet20``,
+  ``Wide-Resnet-28-2`` → ``wrn28_2``, ``CIFAR-10`` → ``cifar10``, ...); the full 57-column BGE schema
+  renamed to the MGE names (``bridges`` → ``cut-edges``, ...), the reduced schema (already MGE names)
+  taken as is. A column, model or dataset name that no schema knows, a missing id column, or two columns
+  that map to one name raise ``PublishedTableError`` naming the file and the column;
+* ``dense_accuracy`` and ``best_accuracy`` are NaN (not released; see ``drop``);
+* ``unrolled`` rows → ``mge:<topometric>`` (16 columns); duplicated networks (same model, dataset,
+  pruner, sparsity, seed; the release repeats some) are dropped, the first occurrence kept, and counted
+  (logged and in ``table.attrs["published"]``); likewise duplicated (network, layer) rows of BGE files;
 * per-layer BGE rows → ``rolled:Lxx:<metric>`` / ``rolled_channel:Lxx:<metric>`` for the 10 BGE
-  topometrics, the full 68-column schema renamed to the MGE names (``bridges`` → ``cut-edges``, ...),
-  the reduced schema (already MGE names) taken as is; ``layer_sparsity`` (a density) →
-  ``density:Lxx:density``. ``xx`` is the rank of ``layer_id`` among the model's layers, so it counts
-  conv/linear layers in module order even where the published ids skip pooling modules (CONV-6);
+  topometrics; ``layer_sparsity`` (a density) → ``density:Lxx:density``. ``xx`` is the rank of
+  ``layer_id`` among the model's layers, so it counts conv/linear layers in module order even where the
+  published ids skip pooling modules (CONV-6);
 * Ramanujan rows (no pruner column) → networks delimited by ``layer_id`` not increasing (restart),
-  per-layer ``ramanujan:Lxx:{delta_r_norm, imdb, iter_spectral_gap}`` (from ``degree_bound``,
-  ``iterative_degree_bound``, ``iterative_spectral_gap``; ±inf → NaN) and network means
-  ``ramanujan:mean_<metric>`` over the finite layer values. Each network is matched to its pruner by
+  per-layer ``ramanujan:Lxx:{delta_r_norm, imdb_norm, iter_spectral_gap}`` and network means
+  ``ramanujan:mean_<metric>`` over the finite layer values (±inf → NaN). These are the names our own
+  runs give the same quantities (``snntopo.metrics.ramanujan``, variant ``mge``): ``degree_bound`` is
+  Δr_norm of the whole layer, ``iterative_degree_bound`` the mean Δr_norm over the d-left-regular
+  subgraphs (``imdb_norm``; ``imdb`` is the mean of the raw Δr, which the release does not hold) and
+  ``iterative_spectral_gap`` the mean weighted spectral gap. Each network is matched to its pruner by
   (model, dataset, sparsity, seed, accuracy); where several networks share that key, the layer-density
   vector (equal to the BGE files' ``layer_sparsity``) decides. Networks left ambiguous or unmatched are
   dropped and counted in ``table.attrs["published"]``;
@@ -37,13 +45,14 @@ from __future__ import annotations
 import logging
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from snntopo.errors import DatasetNotFoundError
+from snntopo.errors import DatasetNotFoundError, SnntopoError
 from snntopo.topometric_names import BGE_METRICS, MGE_METRICS
 
 log = logging.getLogger(__name__)
@@ -51,7 +60,7 @@ log = logging.getLogger(__name__)
 KEY = ["dataset", "model", "pruner", "sparsity", "seed"]
 _MATCH_KEY = ["dataset", "model", "sparsity", "seed", "_acc"]
 
-#: Full 68-column BGE schema → the MGE names of the 10 BGE topometrics (METHOD.md §6).
+#: Full BGE schema (57 columns in the release) → the MGE names of the 10 BGE topometrics (METHOD.md §6).
 BGE_RENAME: dict[str, str] = {
     "bridges": "cut-edges",
     "a_point": "cut-nodes",
@@ -64,9 +73,11 @@ BGE_RENAME: dict[str, str] = {
     "spectral_gap_weighted_undirected": "spectral_gap",
     "spectral_radius_laplacian_weighted_undirected": "spectral_radius",
 }
+#: Ramanujan columns of ``ramanunjan_results`` → the names of ``snntopo.metrics.ramanujan.LAYER_KEYS``
+#: for the same quantities (METHOD.md §2.2: all three are normalised / weighted as the MGE code computes).
 RAMANUJAN_RENAME: dict[str, str] = {
     "degree_bound": "delta_r_norm",
-    "iterative_degree_bound": "imdb",
+    "iterative_degree_bound": "imdb_norm",
     "iterative_spectral_gap": "iter_spectral_gap",
 }
 MODEL_NAMES: dict[str, str] = {
@@ -79,11 +90,79 @@ MODEL_NAMES: dict[str, str] = {
 }
 DATASET_NAMES: dict[str, str] = {"cifar10": "cifar10", "cifar100": "cifar100", "tinyimagenet": "tinyimagenet"}
 _FAMILIES = ("mge", "rolled", "rolled_channel", "ramanujan")
+_PRUNER_COLUMNS = {"pruning_algorithm": "pruner", "pruning": "pruner"}
+_NETWORK_IDS = ("accuracy", "sparsity", "model", "dataset", "seed")
+_LAYER_IDS = ("layer_id", "layer_sparsity")
+#: Columns of the full BGE schema that are recognised but not used: degree statistics, other topometrics
+#: and the Ramanujan-like variants of an unreleased script (METHOD.md §2.2, §7.9).
+_BGE_UNUSED = (
+    "layer_name", "nodes", "edges", "unique_edges", "weights_edges_ratio", "density_directed",
+    "density_undirected", "avg_degree_all", "avg_degree_in", "avg_degree_out", "max_degree", "min_degree",
+    "assortativity", "motifs", "sink_nodes", "source_nodes", "disconnected_nodes", "lost_out_edges",
+    "lost_in_edges", "nei_two_hop", "strenght_out", "coreness_out", "weak_clusters", "max_strong",
+    "max_weak", "min_strong", "min_weak", "mean_weak", "transitivity", "delta_r_directed",
+    "delta_s_directed", "spectral_gap_unweighted_directed", "spectral_radius_laplacian_unweighted_directed",
+    "spectral_gap_weighted_directed", "spectral_radius_laplacian_weighted_directed", "delta_r_undirected",
+    "delta_s_undirected", "spectral_gap_unweighted_undirected",
+    "spectral_radius_laplacian_unweighted_undirected",
+)  # fmt: skip
 
 
-def _norm_name(values: pd.Series, known: dict[str, str]) -> pd.Series:
+class PublishedTableError(SnntopoError, ValueError):
+    """A published table has a column or value the adapter cannot map; names the file and column."""
+
+
+@dataclass(frozen=True)
+class FileSchema:
+    """How the files of one family map to the common names.
+
+    ``rename`` applies to every file of the family (full-schema names → common names; a reduced-schema
+    file already has the common names); ``required`` must be present after renaming; ``metrics`` are the
+    columns carried on; ``unused`` are known and dropped. Anything else is an error.
+    """
+
+    rename: dict[str, str]
+    required: tuple[str, ...]
+    metrics: tuple[str, ...]
+    unused: tuple[str, ...]
+
+    def known(self) -> set[str]:
+        return {*self.required, *self.metrics, *self.unused}
+
+
+_BGE_SCHEMA = FileSchema(
+    rename={**_PRUNER_COLUMNS, **BGE_RENAME},
+    required=(*_NETWORK_IDS, "pruner", *_LAYER_IDS),
+    metrics=BGE_METRICS,
+    unused=_BGE_UNUSED,
+)
+FILE_SCHEMAS: dict[str, FileSchema] = {
+    "mge": FileSchema(
+        rename=dict(_PRUNER_COLUMNS),
+        required=(*_NETWORK_IDS, "pruner"),
+        metrics=MGE_METRICS,
+        unused=("nodes", "edges"),
+    ),
+    "rolled": _BGE_SCHEMA,
+    "rolled_channel": _BGE_SCHEMA,
+    "ramanujan": FileSchema(
+        rename=dict(RAMANUJAN_RENAME),
+        required=(*_NETWORK_IDS, *_LAYER_IDS),
+        metrics=tuple(RAMANUJAN_RENAME.values()),
+        unused=("layer_name", "no_weights", "no_params"),
+    ),
+}
+
+
+def _norm_name(values: pd.Series, known: dict[str, str], path: Path, column: str) -> pd.Series:
     key = values.astype(str).str.lower().str.replace(r"[^a-z0-9]", "", regex=True)
-    return key.map(known).fillna(key)
+    unknown = sorted(set(values[~key.isin(list(known))].astype(str)))
+    if unknown:
+        raise PublishedTableError(
+            f"{path}: column {column!r} has value {unknown[0]!r}, which names no known {column}; "
+            f"accepted (case, '-' and '_' ignored): {', '.join(sorted(set(known.values())))}"
+        )
+    return key.map(known)
 
 
 def classify_file(path: Path) -> str | None:
@@ -109,7 +188,9 @@ def discover(directory: str | os.PathLike[str]) -> dict[str, list[Path]]:
     """Published CSVs under ``directory`` (recursively), by family, sorted by path."""
     root = Path(directory)
     if not root.is_dir():
-        raise DatasetNotFoundError(f"published tables directory {str(root)!r} does not exist")
+        raise DatasetNotFoundError(
+            f"published tables directory {str(root)!r} (external_tables) does not exist or is not a directory"
+        )
     found: dict[str, list[Path]] = {f: [] for f in _FAMILIES}
     for path in sorted(root.rglob("*.csv")):
         fam = classify_file(path.relative_to(root))
@@ -119,26 +200,64 @@ def discover(directory: str | os.PathLike[str]) -> dict[str, list[Path]]:
             found[fam].append(path)
     if not any(found.values()):
         raise DatasetNotFoundError(
-            f"no published metric table under {str(root)!r}; expected unrolled*.csv, rolled-*.csv, "
-            "rolled_channel-*.csv or ramanujan*.csv (flat), or the release layout graph_metrics/…, "
-            "ramanunjan_results/<model>/…"
+            f"no published metric table under {str(root)!r} (external_tables); expected unrolled*.csv, "
+            "rolled-*.csv, rolled_channel-*.csv or ramanujan*.csv (flat), or the release layout "
+            "graph_data/graph_metrics/{unrolled,rolled,rolled_channel}/*.csv, "
+            "graph_data/ramanunjan_results/<model>/*.csv"
         )
+    log.info("published tables under %s: %s", root, {f: len(p) for f, p in found.items()})
     return found
 
 
-def _read(paths: list[Path]) -> pd.DataFrame:
-    frames = [pd.read_csv(p) for p in paths]
-    df = pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()
-    if df.empty:
-        return df
-    df = df.rename(columns={"pruning_algorithm": "pruner", "pruning": "pruner"})
-    df["model"] = _norm_name(df["model"], MODEL_NAMES)
-    df["dataset"] = _norm_name(df["dataset"], DATASET_NAMES)
+def read_file(path: Path, family: str) -> pd.DataFrame:
+    """One published CSV with the common column names and project ids (see ``FileSchema``)."""
+    schema = FILE_SCHEMAS[family]
+    raw = pd.read_csv(path)
+    renamed = [schema.rename.get(c, c) for c in raw.columns]
+    seen: dict[str, str] = {}
+    for original, name in zip(raw.columns, renamed, strict=True):
+        if name in seen:
+            raise PublishedTableError(
+                f"{path}: columns {seen[name]!r} and {original!r} both map to {name!r} ({family} family)"
+            )
+        seen[name] = original
+        if name not in schema.known():
+            raise PublishedTableError(
+                f"{path}: column {original!r} cannot be mapped to a column of the {family} family; "
+                f"accepted: {', '.join(sorted(schema.known() | set(schema.rename)))}"
+            )
+    df = raw.set_axis(renamed, axis=1)
+    missing = [c for c in schema.required if c not in df]
+    if missing:
+        accepted = [k for k, v in schema.rename.items() if v == missing[0]] or [missing[0]]
+        raise PublishedTableError(
+            f"{path}: required column {missing[0]!r} is missing ({family} family; accepted: "
+            f"{' or '.join(accepted)})"
+        )
+    df = df[[c for c in df.columns if c not in schema.unused]].copy()
+    df["model"] = _norm_name(df["model"], MODEL_NAMES, path, "model")
+    df["dataset"] = _norm_name(df["dataset"], DATASET_NAMES, path, "dataset")
     df["sparsity"] = df["sparsity"].astype(float).round(6)
     df["seed"] = df["seed"].astype(int)
     df["accuracy"] = df["accuracy"].astype(float)
     if "pruner" in df:
         df["pruner"] = df["pruner"].astype(str).str.lower()
+    return df
+
+
+def _read(paths: list[Path], family: str) -> pd.DataFrame:
+    """The family's files, each mapped to the common names, then concatenated."""
+    frames = [read_file(p, family) for p in paths]
+    return pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()
+
+
+def _drop_duplicates(df: pd.DataFrame, key: list[str], family: str, stats: dict[str, Any]) -> pd.DataFrame:
+    """First occurrence of each ``key``; the number dropped is logged and kept in ``stats``."""
+    n0 = len(df)
+    df = df.drop_duplicates(key, keep="first")
+    stats[f"{family}_rows"], stats[f"{family}_duplicates_dropped"] = n0, n0 - len(df)
+    if n0 > len(df):
+        log.warning("published tables: %d duplicated %s rows dropped (first kept)", n0 - len(df), family)
     return df
 
 
@@ -161,12 +280,10 @@ def _density(df: pd.DataFrame, index: list[str]) -> pd.DataFrame:
 
 
 def _mge(paths: list[Path], stats: dict[str, Any]) -> pd.DataFrame:
-    df = _read(paths)
+    df = _read(paths, "mge")
     if df.empty:
         return pd.DataFrame()
-    n0 = len(df)
-    df = df.drop_duplicates(KEY, keep="first")
-    stats["mge_rows"], stats["mge_duplicates_dropped"] = n0, n0 - len(df)
+    df = _drop_duplicates(df, KEY, "mge", stats)
     metrics = [m for m in MGE_METRICS if m in df]
     out = df.set_index(KEY)[["accuracy", *metrics]]
     return out.rename(columns={m: f"mge:{m}" for m in metrics})
@@ -174,13 +291,10 @@ def _mge(paths: list[Path], stats: dict[str, Any]) -> pd.DataFrame:
 
 def _bge(paths: list[Path], family: str, stats: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-layer BGE metrics and the layer-density vectors, both indexed by the network key."""
-    df = _read(paths)
+    df = _read(paths, family)
     if df.empty:
         return pd.DataFrame(), pd.DataFrame()
-    df = df.rename(columns={k: v for k, v in BGE_RENAME.items() if k in df})
-    n0 = len(df)
-    df = df.drop_duplicates([*KEY, "layer_id"], keep="first")
-    stats[f"{family}_rows"], stats[f"{family}_duplicates_dropped"] = n0, n0 - len(df)
+    df = _drop_duplicates(df, [*KEY, "layer_id"], family, stats)
     df["layer"] = _layer_rank(df)
     metrics = [m for m in BGE_METRICS if m in df]
     wide = _pivot_layers(df, KEY, family, metrics)
@@ -194,7 +308,7 @@ def _ramanujan(paths: list[Path], stats: dict[str, Any]) -> tuple[pd.DataFrame, 
     frames = []
     offset = 0
     for path in paths:  # delimit networks file by file: a new file always starts a new network
-        df = _read([path])
+        df = read_file(path, "ramanujan")
         if df.empty:
             continue
         restart = df["layer_id"].diff().fillna(-1).to_numpy() <= 0
@@ -205,7 +319,6 @@ def _ramanujan(paths: list[Path], stats: dict[str, Any]) -> tuple[pd.DataFrame, 
         return pd.DataFrame(), pd.DataFrame()
     df = pd.concat(frames, ignore_index=True)
     df["layer"] = _layer_rank(df)
-    df = df.rename(columns=RAMANUJAN_RENAME)
     metrics = [m for m in RAMANUJAN_RENAME.values() if m in df]
     df[metrics] = df[metrics].astype(float).where(np.isfinite(df[metrics].astype(float)))
     ids = df.groupby("_net")[["dataset", "model", "sparsity", "seed", "accuracy"]].first()
@@ -310,6 +423,10 @@ def load_published_tables(directory: str | os.PathLike[str]) -> pd.DataFrame:
     table = table[ids + feats].sort_values(KEY, kind="mergesort").reset_index(drop=True)
     table["seed"] = table["seed"].astype(int)
     stats["networks"] = len(table)
+    for fam in _FAMILIES:  # how many networks each family covers (the release's files overlap unevenly)
+        cols = [c for c in table.columns if c.startswith(f"{fam}:")]
+        stats[f"networks_with_{fam}"] = int(table[cols].notna().any(axis=1).sum()) if cols else 0
+    log.info("published tables: %s", stats)
     table.attrs["published"] = stats
     return table
 

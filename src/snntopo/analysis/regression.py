@@ -33,7 +33,7 @@ import pandas as pd
 
 from snntopo.analysis.config import AnalysisConfig
 from snntopo.analysis.drop import DenseAccuracyMissingError, add_target, require_dense
-from snntopo.analysis.features import parse_columns, select_features
+from snntopo.analysis.features import parse_columns, select_features, why_no_columns
 from snntopo.analysis.stats import bootstrap_mean_ci, r2_score
 from snntopo.registry import Registry
 
@@ -353,8 +353,8 @@ def run_regression(
     tasks: list[tuple[pd.DataFrame, list[tuple[str, list[str]]], dict[str, Any]]] = []
     for protocol in cfg.protocols:
         spec = PROTOCOLS.get(protocol)
-        empty = [fs for fs, cols in fsets.items() if not cols]
-        rows += _skipped_rows(protocol, empty, cfg.estimators, "no column of this feature set in the table")
+        for fs in [fs for fs, cols in fsets.items() if not cols]:
+            rows += _skipped_rows(protocol, [fs], cfg.estimators, why_no_columns(fs, table.columns))
         if spec.pooled:
             try:
                 require_dense(frame, f"protocol {protocol!r}")

@@ -7,7 +7,7 @@ The planted truth:
   feature ``mge:spectral_gap`` equals ``s``; every other feature is independent noise (``mge:motif``,
   ``rolled:Lxx:*``) or layer densities drawn around the global density;
 * the true pruner ranking by mean accuracy is therefore ``p0 > p1 > ...`` in every group;
-  ``ramanujan:mean_delta_r_norm`` (higher = better) reproduces it exactly and ``ramanujan:mean_imdb``
+  ``ramanujan:mean_delta_r_norm`` (higher = better) reproduces it exactly and ``ramanujan:mean_imdb_norm``
   reverses it exactly.
 """
 
@@ -60,5 +60,5 @@ def make_synthetic_table(
     # smaller than the gap between pruners, so seed means keep the order
     jitter = rng.uniform(0.0, 0.1, n)
     t["ramanujan:mean_delta_r_norm"] = -rank + jitter
-    t["ramanujan:mean_imdb"] = rank + jitter
+    t["ramanujan:mean_imdb_norm"] = rank + jitter
     return t
