@@ -92,7 +92,7 @@ def test_snip_reproduces_the_mge_scores_and_mask():
 
 
 # --------------------------------------------------------------------------------------------- GraSP
-@pytest.mark.parametrize("classes", [10, 100])
+@pytest.mark.parametrize("classes", [10, pytest.param(100, marks=pytest.mark.slow)])  # 100: ~1 min
 def test_grasp_reproduces_the_mge_scores_and_mask(classes):
     folder = fixture_dir(f"resnet20-c{classes}")
     model = fixture_model(classes)
@@ -111,6 +111,7 @@ def test_grasp_reproduces_the_mge_scores_and_mask(classes):
     assert kept_difference(masks, ref) == (0, 1)
 
 
+@pytest.mark.slow
 def test_grasp_chunks_of_its_own_change_the_estimator():
     """Why chunking is not a default: per-chunk BatchNorm statistics move the 100-class mask."""
     model = fixture_model(100)
@@ -141,7 +142,6 @@ def test_synflow_schedule_is_the_references_until_the_last_round():
     assert (ref[-1], ours[-1]) == (27093, keep_count(270906, 0.9))
 
 
-@pytest.mark.slow
 def test_synflow_reproduces_the_mge_100_round_mask():
     folder = fixture_dir("resnet20-c10")
     model = fixture_model(10)
@@ -158,7 +158,6 @@ def prospr_batches() -> list[tuple[torch.Tensor, torch.Tensor]]:
     return [(data[f"x{i}"].double(), data[f"y{i}"].long()) for i in range(4)]
 
 
-@pytest.mark.slow
 def test_prospr_reproduces_the_published_scores_and_mask():
     folder = fixture_dir("resnet20-c10")
     model = fixture_model(10)
@@ -175,7 +174,6 @@ def test_prospr_reproduces_the_published_scores_and_mask():
     assert kept_difference(masks, ref) == (0, 0)
 
 
-@pytest.mark.slow
 def test_prospr_exact_meta_gradient_is_a_different_quantity():
     model = fixture_model(10)
     ref = load_npz(fixture_dir("resnet20-c10") / "prospr_mask_s0.9.npz")
