@@ -34,6 +34,7 @@ from snntopo.pruning.registry import (
     prune,
     prune_and_summarize,
     pruner_options,
+    pruner_seed,
     register_pruner,
 )
 from snntopo.pruning.saliency import grasp_scores, prospr_scores, snip_scores, synflow_scores
@@ -60,6 +61,7 @@ __all__ = [
     "prune",
     "prune_and_summarize",
     "pruner_options",
+    "pruner_seed",
     "register_pruner",
     "sample_batches",
     "save_masks",

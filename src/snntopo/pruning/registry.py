@@ -66,7 +66,9 @@ def register_pruner(name: str) -> Callable[[Pruner], Pruner]:
     """Register ``fn(model, sparsity, data, seed, *, option=default, ...) -> Masks`` under ``name``.
 
     The function may modify ``model`` freely (it receives a private copy) and must return bool masks for
-    exactly the prunable weights (plus Conv/Linear biases if it prunes those) with the exact global count.
+    exactly the prunable weights (plus Conv/Linear biases if it prunes those) with the exact global count,
+    or a :class:`PrunerOutput` with ``exact_count=False`` when its reference only meets the count in
+    expectation. Random draws must come from generators seeded by :func:`pruner_seed`.
     """
 
     def decorate(fn: Pruner) -> Pruner:
