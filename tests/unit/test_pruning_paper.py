@@ -15,18 +15,21 @@ import torch
 import yaml
 from torch.utils.data import TensorDataset
 
+from snntopo.config import validate_config
 from snntopo.metrics.measure import encodings_for, families_for, measure
 from snntopo.models import init_model, prunable_parameters
 from snntopo.pruning import prune_and_summarize
 from snntopo.pruning.masks import prunable_biases
 from snntopo.training import MaskApplier, TrainStep, recipe_for
 
-PAPER = Path(__file__).resolve().parents[2] / "config" / "paper.yaml"
+ROOT = Path(__file__).resolve().parents[2]
+PAPER = ROOT / "config" / "paper.yaml"
 SHAPE, CLASSES, SPARSITY = (1, 8, 8), 10, 0.9
 
 
 def paper_config() -> dict:
-    return yaml.safe_load(PAPER.read_text())
+    """paper.yaml as the workflow sees it: validated, with the schema's defaults filled in."""
+    return validate_config(yaml.safe_load(PAPER.read_text()), ROOT / "config" / "schema.yaml")
 
 
 def paper_pruners() -> list[tuple[str, dict]]:
