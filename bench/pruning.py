@@ -2,10 +2,15 @@
 
 Each (model, pruner) runs in a fresh subprocess so that its peak resident set size (``ru_maxrss``) is its
 own; ``baseline_mb`` is the RSS of the same process just before pruning (interpreter, torch, model, data),
-``peak_mb`` the high-water mark after it. Prints one JSON document on stdout.
+``peak_mb`` the high-water mark after it. Pruners run with their default options, i.e. on the reference's
+batches: GraSP 25 samples per class in two BatchNorm halves (so its memory grows with ``--classes``),
+ProsPr 3 + 1 batches of 512. ``--option pruner.key=value`` overrides one (e.g. ``prospr.batch_size=128``
+to time WRN-28-2 ProsPr on a loaded machine; the result then says so). The load average is recorded
+beside every run. Prints one JSON document on stdout; rules/prune.smk's memory request is taken from it.
 
     python bench/pruning.py                                   # all pruners, resnet20 and wrn28_2
     python bench/pruning.py --models wrn28_2 --pruners grasp prospr --threads 4
+    python bench/pruning.py --models resnet20 --pruners grasp --classes 100
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def worker(model_name: str, pruner: str, sparsity: float, threads: int, samples: int) -> dict:
+def worker(
+    model_name: str, pruner: str, sparsity: float, threads: int, samples: int, classes: int, options: dict
+) -> dict:
     import torch
     from torch.utils.data import TensorDataset
 
@@ -37,10 +44,10 @@ def worker(model_name: str, pruner: str, sparsity: float, threads: int, samples:
     from snntopo.pruning import prune
 
     torch.set_num_threads(threads)
-    model = init_model(model_name, (3, 32, 32), 10, seed=0)
+    model = init_model(model_name, (3, 32, 32), classes, seed=0)
     gen = torch.Generator().manual_seed(0)
-    data = TensorDataset(torch.randn(samples, 3, 32, 32, generator=gen), torch.arange(samples) % 10)
-    options = {"input_shape": (3, 32, 32)} if pruner == "synflow" else {}
+    data = TensorDataset(torch.randn(samples, 3, 32, 32, generator=gen), torch.arange(samples) % classes)
+    options = {**({"input_shape": (3, 32, 32)} if pruner == "synflow" else {}), **options}
     baseline = _rss_mb()
     start = time.perf_counter()
     masks = prune(
@@ -53,6 +60,9 @@ def worker(model_name: str, pruner: str, sparsity: float, threads: int, samples:
     return {
         "model": model_name,
         "pruner": pruner,
+        "classes": classes,
+        "options": options,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "sparsity": 1 - kept / total,
         "seconds": round(seconds, 3),
         "baseline_mb": round(baseline, 1),
@@ -69,24 +79,32 @@ def main() -> None:
     parser.add_argument("--pruners", nargs="+", default=None, help="default: every registered pruner")
     parser.add_argument("--sparsity", type=float, default=0.9)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
-    parser.add_argument("--samples", type=int, default=2048, help="size of the random dataset")
+    parser.add_argument("--samples", type=int, default=2048, help="size of the random dataset (≥ 30/class)")
+    parser.add_argument("--classes", type=int, default=10, help="number of classes (GraSP's sample grows)")
+    parser.add_argument("--option", action="append", default=[], metavar="PRUNER.KEY=VALUE",
+                        help="override a pruner option (JSON value); repeatable")  # fmt: skip
     parser.add_argument("--worker", nargs=2, metavar=("MODEL", "PRUNER"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker-options", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    samples = max(args.samples, 30 * args.classes)
     if args.worker:
-        print(json.dumps(worker(*args.worker, args.sparsity, args.threads, args.samples)))
+        options = json.loads(args.worker_options or "{}")
+        print(json.dumps(worker(*args.worker, args.sparsity, args.threads, samples, args.classes, options)))
         return
 
     sys.path.insert(0, str(SRC))
     from snntopo.pruning import PRUNERS
 
     pruners = args.pruners or PRUNERS.names()
+    overrides = _overrides(args.option)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
     runs = []
     for model in args.models:
         for pruner in pruners:
             cmd = [sys.executable, __file__, "--worker", model, pruner, "--sparsity", str(args.sparsity),
-                   "--threads", str(args.threads), "--samples", str(args.samples)]  # fmt: skip
+                   "--threads", str(args.threads), "--samples", str(samples), "--classes", str(args.classes),
+                   "--worker-options", json.dumps(overrides.get(pruner, {}))]  # fmt: skip
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
             if proc.returncode:
                 runs.append(
@@ -102,7 +120,7 @@ def main() -> None:
             {
                 "benchmark": "pruning",
                 "input_shape": [3, 32, 32],
-                "num_classes": 10,
+                "num_classes": args.classes,
                 "threads": args.threads,
                 "torch": torch.__version__,
                 "machine": platform.machine(),
@@ -111,6 +129,22 @@ def main() -> None:
             indent=2,
         )
     )
+
+
+def _overrides(items: list[str]) -> dict[str, dict]:
+    """``pruner.key=value`` strings (value as JSON, else a plain string) → {pruner: {key: value}}."""
+    out: dict[str, dict] = {}
+    for item in items:
+        target, sep, raw = item.partition("=")
+        pruner, dot, key = target.partition(".")
+        if not (sep and dot and pruner and key):
+            raise SystemExit(f"--option {item!r}: expected PRUNER.KEY=VALUE, e.g. prospr.batch_size=128")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out.setdefault(pruner, {})[key] = value
+    return out
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ rule prune:
         "../envs/torch.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=prune_mem_mb,
         runtime=60,
     params:
         pruner=pruner_name,

@@ -43,7 +43,7 @@ RANDOM = ["uniform", "random", "er", "erk", "snip", "iter_snip", "grasp", "prosp
 # Fast settings for the 8×8 ResNet-20 sweep; defaults are exercised in test_defaults_on_a_tiny_net.
 FAST = {
     "grasp": {"samples_per_class": 2},
-    "synflow": {"iterations": 5},
+    "synflow": {"iterations": 5, "prune_biases": False},  # weights only, as the key check below expects
     "iter_snip": {"preset": "neurips2023", "iterations": 3},  # iclr2023 (whole passes) is seed-free
     "prospr": {"meta_steps": 1},
     "fullspectrum": {"base": "random", "samples": 2},
@@ -124,10 +124,10 @@ def test_erk_matches_the_closed_form_without_dense_layers():
     masks = prune("erk", model, 0.9, seed=0)
     eps = 0.1 * 832 / (48 + 42)  # ε·Σ raw_l·n_l = (1−s)·N, and raw_l·n_l = Σ shape_l
     assert_within_one_weight(masks, {"1.weight": eps * 48 / 512, "3.weight": eps * 42 / 320})
-    # ER (both forms coincide with ERK for 2-D weights)
-    for kernel_dims in (True, False):
-        er = prune("er", model, 0.9, seed=0, kernel_dims=kernel_dims)
-        assert all(torch.equal(er[n], masks[n]) for n in masks)
+    # ER (SET/RigL form) has ERK's densities on 2-D weights, but draws from its own stream (seed, "er")
+    er = prune("er", model, 0.9, seed=0)
+    assert_within_one_weight(er, {"1.weight": eps * 48 / 512, "3.weight": eps * 42 / 320})
+    assert not all(torch.equal(er[n], masks[n]) for n in masks)
 
 
 def test_erk_makes_over_full_layers_dense_and_resolves_epsilon():
@@ -143,18 +143,63 @@ def test_erk_makes_over_full_layers_dense_and_resolves_epsilon():
                 "shortcut.0.weight": 1.0, "linear.weight": 1.0}  # fmt: skip
     assert_within_one_weight(masks, expected)
     assert masks["conv1.weight"].all() and masks["linear.weight"].all()
-    er = prune("er", model, 0.5, seed=0)  # MGE's ER includes kernel dims: same densities as ERK
-    assert all(torch.equal(er[n], masks[n]) for n in masks)
 
 
-def test_er_without_kernel_dims_matches_set_closed_form():
+def test_er_default_is_the_set_rigl_closed_form_without_kernel_dims():
     # raw_l = (C_out + C_in)/(C_out·C_in): 9/8, 24/128, 32/256, 24/128, 26/160; Σ raw_l·n_l = 635.
     model = init_model("cnn", (1, 8, 8), 10, seed=0)
-    masks = prune("er", model, 0.9, seed=0, kernel_dims=False)
+    masks = prune("er", model, 0.9, seed=0)
     eps = 0.1 * 3816 / 635
     raw = {"conv1.weight": 9 / 8, "conv2.weight": 24 / 128, "conv3.weight": 32 / 256,
            "shortcut.0.weight": 24 / 128, "linear.weight": 26 / 160}  # fmt: skip
     assert_within_one_weight(masks, {n: eps * r for n, r in raw.items()})
+
+
+def test_mge_er_keeps_fewer_weights_than_asked_and_records_it():
+    # Hand check of the search on the tiny CNN (Σ_l Σshape_l = 15+30+38+26+26 = 135, N = 3816):
+    # target 0.5·N = 1908; the search stops one update past |ε·135 − 1908| < 5; conv1, the shortcut
+    # and the linear layer get p = ε·Σshape/Πshape > 1, i.e. dense, so fewer than 1908 are expected.
+    model = init_model("cnn", (1, 8, 8), 10, seed=0)
+    masks, summary = prune_and_summarize("er", model, 0.5, seed=0, variant="mge")
+    extras = summary["extras"]
+    eps = extras["er_epsilon"]
+    # the ε that met the tolerance is one update back: ε / (1 ± 0.5·0.95^k) for the last step k
+    before = [eps / (1 + sign * 0.5 * 0.95**k) for k in range(200) for sign in (1, -1)]
+    assert any(abs(e * 135 - 1908) < 5 for e in before)
+    assert abs(eps * 135 - 1908) >= 5  # and the ε used is not that one
+    expected = {"conv1.weight": 15 / 72, "conv2.weight": 30 / 1152, "conv3.weight": 38 / 2304,
+                "shortcut.0.weight": 26 / 128, "linear.weight": 26 / 160}  # fmt: skip
+    for name, raw in expected.items():
+        assert extras["expected_layer_density"][name] == pytest.approx(min(1.0, eps * raw), rel=1e-12)
+    assert masks["conv1.weight"].all() and masks["shortcut.0.weight"].all() and masks["linear.weight"].all()
+    assert extras["expected_density"] < 0.5
+    kept = summary["global"]["kept"]
+    assert kept < keep_count(3816, 0.5)  # not re-filled to the requested count
+    assert summary["global"]["sparsity"] == pytest.approx(1 - kept / 3816)
+
+
+@pytest.mark.parametrize("variant", ["rigl", "mge"])
+@pytest.mark.parametrize("sparsity", [0.6, 0.8, 0.9, 0.95, 0.98])
+def test_er_and_erk_masks_differ_at_every_sparsity_of_the_grid(variant, sparsity):
+    model = init_model("resnet20", (3, 8, 8), 10, seed=0)
+    er = prune("er", model, sparsity, seed=0, variant=variant)
+    erk = prune("erk", model, sparsity, seed=0)
+    assert not all(torch.equal(er[n], erk[n]) for n in erk)
+    assert [int(er[n].sum()) for n in erk] != [int(erk[n].sum()) for n in erk]  # densities differ too
+
+
+def test_two_pruners_never_share_a_random_stream():
+    from snntopo.pruning.registry import pruner_seed
+
+    names = ["random", "uniform", "er", "erk", "snip", "grasp", "prospr", "iter_snip"]
+    assert len({pruner_seed(0, n) for n in names}) == len(names)
+    assert pruner_seed(0, "er") != pruner_seed(1, "er") and pruner_seed(3, "er") == pruner_seed(3, "er")
+
+
+def test_unknown_er_variant_is_named():
+    model = init_model("mlp", (1, 4, 4), 10, seed=0)
+    with pytest.raises(InvalidValueError, match=r"variant of pruner 'er'.*mge"):
+        prune("er", model, 0.5, variant="set")
 
 
 # ------------------------------------------------------------------------------------------ oracles
@@ -250,7 +295,7 @@ def test_synflow_scores_satisfy_neuron_wise_conservation():
 
 def test_synflow_layer_totals_are_equal_without_biases():
     model = init_model("mlp", (1, 3, 3), 4, seed=0, hidden=(6, 5))  # biases are zero at init
-    s = synflow_scores(model, (1, 3, 3))
+    s = synflow_scores(model, (1, 3, 3), prune_biases=False)
     totals = torch.stack([v.sum() for v in s.values()])
     assert torch.allclose(totals, totals[0].expand(3), rtol=1e-10)
 
@@ -262,18 +307,24 @@ def test_synflow_with_one_iteration_is_top_k_of_the_scores():
     assert all(torch.equal(masks[n], expected[n]) for n in masks)
 
 
-def test_synflow_prunes_biases_only_on_request():
+def test_synflow_prunes_biases_by_default_as_the_mge_code():
     model = init_model("mlp", (1, 4, 4), 10, seed=0)
-    masks = prune("synflow", model, 0.9, iterations=3, input_shape=(1, 4, 4), prune_biases=True)
+    masks = prune("synflow", model, 0.9, iterations=3, input_shape=(1, 4, 4))
     assert set(masks) == {"1.weight", "3.weight", "1.bias", "3.bias"}
     assert sum(int(m.sum()) for m in masks.values()) == keep_count(832 + 42, 0.9)
     assert not masks["1.bias"].any()  # zero biases carry no flow: pruned first
+    weights_only = prune("synflow", model, 0.9, iterations=3, input_shape=(1, 4, 4), prune_biases=False)
+    assert set(weights_only) == {"1.weight", "3.weight"}
     with pytest.raises(InvalidValueError, match="input_shape"):
         prune("synflow", model, 0.9)
 
 
-def unrolled_prospr(model, batches, lr, mu, wd):
-    """Oracle: differentiate through the unrolled SGD steps with autograd (create_graph)."""
+def unrolled_prospr(model, batches, lr, mu, wd, detach_first=False):
+    """Oracle: differentiate through the unrolled SGD steps with autograd (create_graph).
+
+    ``detach_first``: the first momentum buffer is a detached copy of the first gradient, as in the
+    published ProsPr code (``buf = torch.clone(grad).detach()``).
+    """
     params = dict(model.named_parameters())
     weights = list(prunable_parameters(model))
     m = {n: torch.ones_like(params[n], requires_grad=True) for n in weights}
@@ -286,34 +337,41 @@ def unrolled_prospr(model, batches, lr, mu, wd):
         loss = F.cross_entropy(functional_call(model, fast, (x,)), y)
         grads = torch.autograd.grad(loss, list(fast.values()), create_graph=True)
         g = {n: gr + wd * fast[n] for n, gr in zip(fast, grads, strict=True)}
-        buf = g if buf is None else {n: mu * buf[n] + g[n] for n in g}
+        if buf is None:
+            buf = {n: t.detach() for n, t in g.items()} if detach_first else g
+        else:
+            buf = {n: mu * buf[n] + g[n] for n in g}
         fast = {n: fast[n] - lr * buf[n] for n in fast}
     meta = F.cross_entropy(functional_call(model, fast, (batches[-1][0],)), batches[-1][1])
     grads = torch.autograd.grad(meta, [m[n] for n in weights])
     return {n: g.abs() for n, g in zip(weights, grads, strict=True)}
 
 
+@pytest.mark.parametrize("meta_gradient", ["exact", "reference"])
 @pytest.mark.parametrize("weight_decay", [0.0, 0.05])
-def test_prospr_meta_gradient_matches_unrolled_autograd(weight_decay):
+def test_prospr_meta_gradient_matches_unrolled_autograd(weight_decay, meta_gradient):
     # CNN with BatchNorm in training mode, float64, whole batches (chunk_size=None) so the two agree exactly.
     model = init_model("cnn", (1, 8, 8), 3, seed=0).double().train()
     gen = torch.Generator().manual_seed(0)
     batches = [
-        (torch.randn(6, 1, 8, 8, generator=gen, dtype=torch.float64), torch.arange(6) % 3) for _ in range(3)
+        (torch.randn(6, 1, 8, 8, generator=gen, dtype=torch.float64), torch.arange(6) % 3) for _ in range(4)
     ]
-    expected = unrolled_prospr(model, batches, lr=0.5, mu=0.9, wd=weight_decay)
+    detach = meta_gradient == "reference"
+    expected = unrolled_prospr(model, batches, lr=0.5, mu=0.9, wd=weight_decay, detach_first=detach)
     got = prospr_scores(
-        model, batches, inner_lr=0.5, momentum=0.9, weight_decay=weight_decay, chunk_size=None
+        model, batches, inner_lr=0.5, momentum=0.9, weight_decay=weight_decay, meta_gradient=meta_gradient
     )
     for name in expected:
         assert torch.allclose(got[name], expected[name], rtol=1e-7, atol=1e-14), name
+    other = unrolled_prospr(model, batches, lr=0.5, mu=0.9, wd=weight_decay, detach_first=not detach)
+    assert not all(torch.allclose(got[n], other[n], rtol=1e-3) for n in other)  # the two really differ
 
 
 def test_prospr_chunking_is_exact_without_batch_statistics(tiny):
     model, x, y = tiny
     batches = [(x, y), (x.flip(0), y.flip(0)), (x * 0.5, y)]
-    full = prospr_scores(model, batches, chunk_size=None)
-    chunked = prospr_scores(model, batches, chunk_size=5)
+    full = prospr_scores(model, batches, chunk_size=None, meta_gradient="exact")
+    chunked = prospr_scores(model, batches, chunk_size=5, meta_gradient="exact")
     assert all(torch.allclose(full[n], chunked[n], rtol=1e-9, atol=1e-14) for n in full)
 
 
@@ -323,8 +381,9 @@ def test_defaults_on_a_tiny_net(name):
     """Every pruner with its default (MGE study) settings, data drawn from a Dataset."""
     model = init_model("cnn", (1, 8, 8), 10, seed=0)
     s = 0.0 if name == "dense" else 0.9
-    _, summary = prune_and_summarize(name, model, s, synthetic_dataset(), seed=0)
-    assert summary["global"]["kept"] == keep_count(3816, s)
+    masks, summary = prune_and_summarize(name, model, s, synthetic_dataset(), seed=0)
+    total = sum(m.numel() for m in masks.values())  # SynFlow's default prunes the linear bias too
+    assert sum(int(m.sum()) for m in masks.values()) == keep_count(total, s)
     assert summary["collapsed_layers"] == []
 
 
@@ -334,10 +393,13 @@ def test_default_options_are_the_mge_settings():
     assert pruner_options("snip")["batch_size"] == 128
     grasp = pruner_options("grasp")
     assert (grasp["samples_per_class"], grasp["temperature"], grasp["reinit"]) == (25, 200.0, True)
+    assert (grasp["bn_batches"], grasp["chunk_size"]) == (2, None)  # the reference's two halves, no chunks
     synflow = pruner_options("synflow")
-    assert (synflow["iterations"], synflow["prune_biases"]) == (100, False)
+    assert (synflow["iterations"], synflow["prune_biases"]) == (100, True)
     prospr = pruner_options("prospr")
     assert [prospr[k] for k in ("meta_steps", "inner_lr", "momentum", "batch_size")] == [3, 0.5, 0.9, 512]
+    assert (prospr["meta_gradient"], prospr["chunk_size"]) == ("reference", None)
+    assert pruner_options("er")["variant"] == "rigl"
     assert pruner_options("iter_snip")["preset"] == "iclr2023"
 
 

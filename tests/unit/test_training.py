@@ -139,6 +139,25 @@ def test_bad_masks_are_rejected_by_name():
         MaskApplier(model, {"conv9.weight": torch.ones(3, dtype=torch.bool)})
     with pytest.raises(InvalidValueError, match=re.escape("conv1.weight")):
         MaskApplier(model, {"conv1.weight": torch.ones(2, 2, dtype=torch.bool)})
+    with pytest.raises(InvalidValueError, match=re.escape("bn1.weight")):  # only Conv/Linear biases besides
+        MaskApplier(model, {"bn1.weight": torch.ones_like(model.bn1.weight, dtype=torch.bool)})
+
+
+def test_bias_masks_hold_pruned_biases_at_zero_through_steps():
+    """Pruners that prune biases (the study's Uniform, SynFlow) give bias masks; training honours them."""
+    model = tiny_model()
+    with torch.no_grad():
+        model.linear.bias.fill_(0.5)
+    masks = random_masks(model, 0.5, seed=1)
+    masks["linear.bias"] = torch.tensor([True, False] * (model.linear.bias.numel() // 2))
+    step = TrainStep(model, masks, tiny_recipe(freeze_biases=False), torch.device("cpu"))
+    assert model.linear.bias[~masks["linear.bias"]].eq(0).all()  # zeroed when the step is built
+    g = torch.Generator().manual_seed(5)
+    for _ in range(3):
+        step(*job.make_data(32, g).tensors)
+    bias = model.linear.bias.detach()
+    assert bias[~masks["linear.bias"]].eq(0).all()
+    assert bias[masks["linear.bias"]].ne(0.5).all()  # the kept biases did train
 
 
 # --- outputs ---------------------------------------------------------------------------------------------

@@ -32,13 +32,14 @@ def kept_weights(model: nn.Module, masks: Mapping[str, torch.Tensor] | None) -> 
     """|w ⊙ m| of every prunable weight, keyed by parameter name; an edge exists iff this is non-zero.
 
     The model's current weights are used (the caller decides between initial and trained weights).
-    ``masks=None`` or a missing key means "keep every weight"; unknown keys or wrong shapes raise.
+    ``masks=None`` or a missing key means "keep every weight"; unknown keys or wrong shapes raise. Masks of
+    Conv2d/Linear biases (pruners that prune biases) are accepted and not encoded: a bias is no edge.
     """
     params = prunable_parameters(model)
-    masks = dict(masks or {})
+    masks = {n: m for n, m in (masks or {}).items() if n not in _layer_biases(model)}
     unknown = sorted(set(masks) - set(params))
     if unknown:
-        accepted = "prunable parameters of the model: " + ", ".join(params)
+        accepted = "prunable parameters of the model (or Conv2d/Linear biases): " + ", ".join(params)
         raise InvalidValueError("mask names", unknown, accepted)
     out = {}
     for name, param in params.items():
@@ -51,3 +52,12 @@ def kept_weights(model: nn.Module, masks: Mapping[str, torch.Tensor] | None) -> 
         flat = np.flatnonzero(a)
         out[name] = Kept(tuple(param.shape), flat.astype(np.int64), a[flat].astype(np.float32))
     return out
+
+
+def _layer_biases(model: nn.Module) -> set[str]:
+    """Names of the Conv2d/Linear biases (a mask may cover them; they are not edges)."""
+    return {
+        f"{name}.bias" if name else "bias"
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Conv2d | nn.Linear) and module.bias is not None
+    }

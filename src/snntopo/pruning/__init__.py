@@ -36,6 +36,7 @@ from snntopo.pruning.registry import (
     prune_and_summarize,
     prune_for_training,
     pruner_options,
+    pruner_seed,
     register_pruner,
 )
 from snntopo.pruning.saliency import grasp_scores, prospr_scores, snip_scores, synflow_scores
@@ -64,6 +65,7 @@ __all__ = [
     "prune_and_summarize",
     "prune_for_training",
     "pruner_options",
+    "pruner_seed",
     "register_pruner",
     "sample_batches",
     "save_masks",

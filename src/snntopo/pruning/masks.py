@@ -258,13 +258,19 @@ def _read(path: str | os.PathLike[str]) -> dict[str, Any]:
     return payload
 
 
-def _prunable_biases(model: nn.Module) -> dict[str, nn.Parameter]:
-    """The bias of every Conv2d and Linear that has one, keyed like ``named_parameters()``."""
+def prunable_biases(model: nn.Module) -> dict[str, nn.Parameter]:
+    """The bias of every Conv2d and Linear that has one, keyed like ``named_parameters()``.
+
+    The only parameters besides :func:`~snntopo.models.prunable_parameters` a mask may cover.
+    """
     return {
         f"{name}.bias" if name else "bias": module.bias
         for name, module in model.named_modules()
         if isinstance(module, nn.Conv2d | nn.Linear) and module.bias is not None
     }
+
+
+_prunable_biases = prunable_biases  # the name used inside the pruning package
 
 
 def _totals(masks: Mapping[str, torch.Tensor]) -> dict[str, Any]:

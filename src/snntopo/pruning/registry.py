@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import inspect
 import numbers
 import time
@@ -34,12 +35,16 @@ from snntopo.utils import tensors_checksum
 class PrunerOutput:
     """Masks plus JSON-able ``extras``, stored by :func:`prune_and_summarize` as ``summary["extras"]``.
 
+    ``exact_count`` False: the pruner reproduces a method whose kept count is only right in expectation
+    (e.g. Bernoulli draws); the front door then skips the exact-count check, and the summary's ``global``
+    block records the sparsity actually reached (never re-filled to the requested one).
     ``state``: the model ``state_dict`` the mask was chosen on when it is not the given initialisation
     (a warm-up before pruning); training must start from it (stored in ``mask.pt`` by the prune step).
     """
 
     masks: Masks
     extras: dict[str, Any] = dataclasses.field(default_factory=dict)
+    exact_count: bool = True
     state: dict[str, torch.Tensor] | None = None
 
 
@@ -51,11 +56,23 @@ FRONT_DOOR_OPTIONS = {"allow_collapse": False}
 _POSITIONAL = ("model", "sparsity", "data", "seed")
 
 
+def pruner_seed(seed: int, name: str) -> int:
+    """A 63-bit seed derived from (``seed``, pruner ``name``): every random draw of a pruner starts here.
+
+    Two pruners run at the same sweep seed thus never share a random stream (ER and ERK at equal densities
+    would otherwise draw identical masks), while the same (seed, name) always gives the same stream.
+    """
+    digest = hashlib.sha256(f"snntopo-pruner:{name}:{int(seed)}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
 def register_pruner(name: str) -> Callable[[Pruner], Pruner]:
     """Register ``fn(model, sparsity, data, seed, *, option=default, ...) -> Masks`` under ``name``.
 
     The function may modify ``model`` freely (it receives a private copy) and must return bool masks for
-    exactly the prunable weights (plus Conv/Linear biases if it prunes those) with the exact global count.
+    exactly the prunable weights (plus Conv/Linear biases if it prunes those) with the exact global count,
+    or a :class:`PrunerOutput` with ``exact_count=False`` when its reference only meets the count in
+    expectation. Random draws must come from generators seeded by :func:`pruner_seed`.
     """
 
     def decorate(fn: Pruner) -> Pruner:
@@ -95,9 +112,10 @@ def prune(
 ) -> Masks:
     """Prune a copy of ``model`` to global ``sparsity`` over all Conv2d/Linear weights with pruner ``name``.
 
-    ``data``: a map-style Dataset (batches are drawn from it with a generator seeded by ``seed``) or an
-    iterable of ``(x, y)`` batches used as given; ignored by data-free pruners. ``seed`` seeds every random
-    choice of the pruner; the caller's torch RNG state is left untouched and ``model`` is not modified.
+    ``data``: a map-style Dataset (batches are drawn from it with a generator seeded by
+    :func:`pruner_seed` of ``seed`` and ``name``) or an iterable of ``(x, y)`` batches used as given;
+    ignored by data-free pruners. Every random choice of the pruner is seeded from (``seed``, ``name``);
+    the caller's torch RNG state is left untouched and ``model`` is not modified.
     ``allow_collapse`` (default False): accept a mask that leaves a layer without any weight; otherwise
     :class:`LayerCollapseError` names the layer(s). Returns bool masks on the CPU, keyed and ordered as
     :func:`snntopo.models.prunable_parameters` (biases appended when the pruner prunes them).
@@ -121,12 +139,12 @@ def _prune(
     work = copy.deepcopy(model)
     device = next((p.device for p in work.parameters()), torch.device("cpu"))
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
+        torch.manual_seed(pruner_seed(seed, name))
         result = fn(work, s, data, seed, **pruner_kwargs)
 
     if not isinstance(result, PrunerOutput):
         result = PrunerOutput(result)
-    masks = _finalise(name, result.masks, model, s)
+    masks = _finalise(name, result.masks, model, s, exact=result.exact_count)
     collapsed = collapsed_layers(masks)
     if collapsed and not allow_collapse:
         raise LayerCollapseError(
@@ -136,7 +154,7 @@ def _prune(
     state = None
     if result.state is not None:
         state = {k: v.detach().to("cpu").clone().contiguous() for k, v in result.state.items()}
-    return PrunerOutput(masks, result.extras, state)
+    return PrunerOutput(masks, result.extras, result.exact_count, state)
 
 
 def prune_and_summarize(
@@ -181,8 +199,14 @@ def _defaults(fn: Pruner) -> dict[str, Any]:
     return {p.name: p.default for p in list(inspect.signature(fn).parameters.values())[4:]}
 
 
-def _finalise(name: str, masks: Mapping[str, torch.Tensor], model: nn.Module, sparsity: float) -> Masks:
-    """Bool CPU tensors in module order; checks that the pruner kept exactly the requested number."""
+def _finalise(
+    name: str, masks: Mapping[str, torch.Tensor], model: nn.Module, sparsity: float, *, exact: bool = True
+) -> Masks:
+    """Bool CPU tensors in module order; checks that the pruner kept exactly the requested number.
+
+    ``exact`` False (a pruner whose reference keeps the requested count only in expectation) skips the
+    count check; the achieved sparsity is what the summary then reports.
+    """
     masks = {n: m.detach().to("cpu", torch.bool) for n, m in masks.items()}
     check_masks(masks, model, source=f"pruner {name!r}")
     weights = list(prunable_parameters(model))
@@ -190,7 +214,7 @@ def _finalise(name: str, masks: Mapping[str, torch.Tensor], model: nn.Module, sp
     masks = {n: masks[n] for n in order if n in masks}
     total = sum(m.numel() for m in masks.values())
     kept = sum(int(m.sum()) for m in masks.values())
-    if kept != keep_count(total, sparsity):
+    if exact and kept != keep_count(total, sparsity):
         raise RuntimeError(
             f"pruner {name!r} kept {kept} of {total} entries, expected {keep_count(total, sparsity)} "
             f"for sparsity {sparsity} (a bug in the pruner)"

@@ -1,14 +1,16 @@
 """Saliency pruners: magnitude, SNIP, iterative SNIP, GraSP, SynFlow, ProsPr.
 
 Each computes one score per weight and keeps the global top-k (:func:`global_topk_masks`, exact count,
-deterministic ties). Defaults are the MGE study's settings (METHOD.md §5.1). Every ``*_scores`` function
-is public so that tests (and curious users) can check the scores themselves, not only the masks.
+deterministic ties). Defaults reproduce the reference implementations the MGE study ran (METHOD.md §5.1;
+checked against their stored outputs in tests/unit/test_pruning_reference.py). Every ``*_scores``
+function is public so that tests (and curious users) can check the scores themselves, not only the masks.
 
-Memory: second-order pruners (GraSP, ProsPr) split each batch into chunks of ``chunk_size`` samples and
-accumulate gradients and Hessian-vector products chunk by chunk, so that only one chunk's double-backward
-graph is alive at a time. Without batch statistics this is exactly the full-batch computation; with
-BatchNorm in training mode each chunk is normalised by its own statistics ("ghost" batch norm), as the
-reference GraSP code did with its two half-batches. ``chunk_size=None`` uses the whole batch at once.
+BatchNorm statistics are part of the estimator: in training mode every forward pass normalises with the
+statistics of the samples it sees. So by default each score is computed on exactly the BatchNorm batches
+of its reference (SNIP: one batch; GraSP: the class-sorted sample's two halves; ProsPr: one batch per
+step). ``chunk_size`` splits those batches further to bound memory; with BatchNorm in training mode that
+is a *different estimator* ("ghost" batch norm: each chunk normalised by its own statistics), exact only
+for networks without batch statistics, and therefore never a default.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from snntopo.models import prunable_parameters
 from snntopo.pruning.batches import Batch, as_batch, batch_stream, chunks, is_dataset, one_pass
 from snntopo.pruning.masks import Masks, _prunable_biases, global_topk_masks, keep_count
 from snntopo.pruning.perturb import BN_MODES, add_init_noise, check_noise, set_bn_mode
-from snntopo.pruning.registry import register_pruner
+from snntopo.pruning.registry import pruner_seed, register_pruner
 from snntopo.registry import Registry
 
 Tensors = dict[str, torch.Tensor]
@@ -57,9 +59,11 @@ def snip(
 ) -> Masks:
     """SNIP (Lee et al. 2019): keep the top-k of |w ⊙ ∂L/∂w| on one mini-batch (default 128 samples).
 
-    L is the mean cross-entropy, the model in training mode (BatchNorm uses batch statistics).
+    L is the mean cross-entropy, the model in training mode (BatchNorm uses batch statistics), as the
+    MGE code's SNIP, which prunes the freshly built model without switching it to eval mode.
+    ``chunk_size`` (None): see the module docstring; changes the estimator under BatchNorm.
     """
-    x, y = next(batch_stream(data, batch_size, seed, what="pruner 'snip'"))
+    x, y = next(batch_stream(data, batch_size, pruner_seed(seed, "snip"), what="pruner 'snip'"))
     return global_topk_masks(snip_scores(model, x, y, chunk_size=chunk_size), sparsity)
 
 
@@ -201,23 +205,31 @@ def grasp(
     reinit: bool = True,
     num_classes: int | None = None,
     batch_size: int = 256,
-    chunk_size: int | None = 125,
+    bn_batches: int = 2,
+    chunk_size: int | None = None,
 ) -> Masks:
-    """GraSP (Wang et al. 2020): score −w ⊙ Hg, remove the highest scores (keep the k lowest).
+    """GraSP (Wang et al. 2020) as the MGE code runs it: score −w ⊙ Hg, remove the highest scores.
 
-    g and H are the gradient and Hessian (w.r.t. the Conv/Linear weights) of the mean cross-entropy of
-    logits/``temperature`` (T = 200) over ``samples_per_class`` samples of every class (25), taken class by
-    class in one seeded pass over the data (``batch_size``: draw size from a Dataset) and ordered by class.
-    ``reinit`` (default True, as the MGE/GraSP code): score a Kaiming-normal re-draw of the weights
-    (seeded), not the given initialisation. ``num_classes``: default, the model's output width.
-    ``chunk_size`` (125: the reference's two half-batches on a 10-class dataset) bounds memory.
+    The sample: ``samples_per_class`` (25) samples of every class, first come first taken in one seeded
+    pass over the data (``batch_size``: draw size from a Dataset), ordered by class. It is cut into
+    ``bn_batches`` (2: the reference's two halves) contiguous parts, each one forward pass in training
+    mode, so each part is normalised with its own BatchNorm statistics; g and Hg are summed over the parts
+    (:func:`grasp_scores`). L = cross-entropy of logits/``temperature`` (T = 200); g, H w.r.t. the
+    Conv/Linear weights. ``reinit`` (default True, as the MGE/GraSP code): score a Kaiming-normal re-draw
+    of the weights (seeded), not the given initialisation. ``num_classes``: default, the model's output
+    width. ``chunk_size`` (None): further split each part to bound memory, which changes the estimator
+    under BatchNorm (module docstring). Kept: the k = round((1−s)·N) lowest scores; the reference keeps
+    its threshold entry too (one more weight).
     """
     _check_positive("samples_per_class of pruner 'grasp'", samples_per_class)
+    _check_positive("bn_batches of pruner 'grasp'", bn_batches)
     model.train()
     if reinit:
-        _kaiming_redraw(model, seed)
-    x, y = class_balanced_sample(model, data, samples_per_class, num_classes, batch_size, seed)
-    scores = grasp_scores(model, x, y, temperature=temperature, chunk_size=chunk_size)
+        _kaiming_redraw(model, pruner_seed(seed, "grasp:reinit"))
+    x, y = class_balanced_sample(
+        model, data, samples_per_class, num_classes, batch_size, pruner_seed(seed, "grasp")
+    )
+    scores = grasp_scores(model, x, y, temperature=temperature, bn_batches=bn_batches, chunk_size=chunk_size)
     return global_topk_masks({n: -s for n, s in scores.items()}, sparsity)
 
 
@@ -227,15 +239,46 @@ def grasp_scores(
     y: torch.Tensor,
     *,
     temperature: float = 200.0,
+    bn_batches: int = 1,
     chunk_size: int | None = None,
 ) -> Tensors:
-    """−w ⊙ (H g) per prunable weight, g = ∇_w L, H = ∇²_w L, L = mean CE(model(x)/T, y) (model as is)."""
+    """−w ⊙ (H g) per prunable weight (model in its current mode), summed over ``bn_batches`` parts.
+
+    The batch is cut into parts [⌊iN/P⌋, ⌊(i+1)N/P⌋) (P = ``bn_batches``; P = 2 gives the reference's
+    halves [0, N/2), [N/2, N)); L_p = mean CE(model(x_p)/T, y_p) on part p, one forward pass each;
+    g = Σ_p ∇_w L_p, Hg = Σ_p ∇_w (g · ∇_w L_p) with g held constant. With P = 1 this is the textbook
+    −w ⊙ Hg of the mean loss; with P = 2 and no batch statistics it is 4× the one of the mean of the two
+    half-losses (the reference's scaling; masks do not depend on it).
+    """
+    _check_positive("bn_batches", bn_batches)
     weights = prunable_parameters(model)
     params = dict(model.named_parameters())
     names = list(weights)
-    g = _mean_grads(model, params, names, x, y, chunk_size, temperature=temperature)
-    hg = _mean_hvp(model, params, names, x, y, g, chunk_size, temperature=temperature)
+    parts = _parts(x, y, int(bn_batches))
+    g = _summed(
+        _mean_grads(model, params, names, xp, yp, chunk_size, temperature=temperature) for xp, yp in parts
+    )
+    hg = _summed(
+        _mean_hvp(model, params, names, xp, yp, g, chunk_size, temperature=temperature) for xp, yp in parts
+    )
     return {n: -(weights[n].detach() * hg[n]) for n in names}
+
+
+def _parts(x: torch.Tensor, y: torch.Tensor, count: int) -> list[Batch]:
+    """``count`` contiguous parts with boundaries ⌊iN/count⌋ (the reference's N//2 for two halves)."""
+    n = x.shape[0]
+    if count > n:
+        raise InvalidValueError("bn_batches", count, f"at most the number of samples ({n})")
+    cuts = [i * n // count for i in range(count + 1)]
+    return [(x[a:b], y[a:b]) for a, b in itertools.pairwise(cuts)]
+
+
+def _summed(terms: Iterator[Tensors]) -> Tensors:
+    total: Tensors = {}
+    for term in terms:
+        for n, t in term.items():
+            total[n] = total[n] + t if n in total else t
+    return total
 
 
 def class_balanced_sample(
@@ -289,18 +332,20 @@ def synflow(
     *,
     iterations: int = 100,
     input_shape: Sequence[int] | None = None,
-    prune_biases: bool = False,
+    prune_biases: bool = True,
     dtype: str = "float64",
 ) -> Masks:
-    """SynFlow (Tanaka et al. 2020): iterative, data-free synaptic-flow pruning.
+    """SynFlow (Tanaka et al. 2020) as the MGE code runs it: iterative, data-free synaptic-flow pruning.
 
-    ``iterations`` rounds (100) with an exponential schedule (round i keeps (1−s)^{i/iterations}); scores
-    |θ ⊙ ∂R/∂θ| of the |θ|-linearised network (every parameter and buffer replaced by its absolute value,
-    eval mode) with R = sum of the outputs for an all-ones input of ``input_shape`` (default: the shape of a
-    sample of ``data``; needed when data is None). ``prune_biases``: the MGE study pruned the Conv/Linear
-    biases together with the weights (METHOD.md §7 item 14); off by default, so that every pruner prunes
-    the same set. ``dtype`` float64 by default: R grows like a product over the layers (≈2e36 for
-    WRN-28-2 at 32×32, a factor 150 below float32's limit), so deeper or wider nets overflow float32.
+    ``iterations`` rounds (100); each round scores |θ ⊙ ∂R/∂θ| of the |θ|-linearised network (every
+    parameter and buffer replaced by its absolute value, eval mode, pruned entries zero) with R = sum of
+    the outputs for an all-ones input of ``input_shape`` (default: the shape of a sample of ``data``;
+    needed when data is None), then removes the lowest-scoring ``round(a × remaining)`` still-kept entries
+    with a = 1 − (1−s)^{1/iterations} (:func:`synflow_schedule`, the reference's ``torch.nn.utils.prune``
+    rule). The last round keeps exactly round((1−s)·N), where the reference's rule ends a few entries above.
+    ``prune_biases`` (True, as the MGE code): the Conv/Linear biases are scored and pruned with the weights
+    (METHOD.md §7 item 14). ``dtype`` float64 by default: R grows like a product over the layers (≈2e36
+    for WRN-28-2 at 32×32, a factor 150 below float32's limit), so deeper or wider nets overflow float32.
     """
     _check_positive("iterations of pruner 'synflow'", iterations)
     shape = _input_shape(input_shape, data)
@@ -309,7 +354,7 @@ def synflow(
     masks = {n: torch.ones_like(p, dtype=torch.bool) for n, p in init.items()}
     total = sum(p.numel() for p in init.values())
     ones = torch.ones((1, *shape), dtype=init[next(iter(init))].dtype, device=_device(net))
-    for i, keep in enumerate(_schedule(total, sparsity, iterations)):
+    for i, keep in enumerate(synflow_schedule(total, sparsity, iterations)):
         if i and keep == total:
             continue
         scores = _synflow_round(net, params, init, masks, ones)
@@ -319,12 +364,29 @@ def synflow(
     return masks
 
 
+def synflow_schedule(total: int, sparsity: float, iterations: int) -> list[int]:
+    """Kept counts after each SynFlow round: remove ``round(a·remaining)`` per round, the last round exact.
+
+    a = 1 − (1−s)^{1/n}. Python's ``round`` (halves to even), as ``torch.nn.utils.prune`` computes the
+    number of entries to prune from a fractional amount, so rounds 1…n−1 equal the reference's counts.
+    (On tiny layers, rounding up in many rounds could undershoot the final count; no round goes below it.)
+    """
+    n = int(iterations)
+    a = 1.0 - (1.0 - float(sparsity)) ** (1.0 / n)
+    final = keep_count(total, sparsity)
+    counts, remaining = [], int(total)
+    for _ in range(n - 1):
+        remaining -= round(a * remaining)
+        counts.append(max(remaining, final))
+    return [*counts, final]
+
+
 def synflow_scores(
     model: nn.Module,
     input_shape: Sequence[int],
     masks: Mapping[str, torch.Tensor] | None = None,
     *,
-    prune_biases: bool = False,
+    prune_biases: bool = True,
     dtype: str = "float64",
 ) -> Tensors:
     """One round of synaptic-flow scores |θ ⊙ ∂R/∂θ| on a linearised copy of ``model``, masked by ``masks``.
@@ -378,6 +440,10 @@ def _linearised(
 
 
 # ------------------------------------------------------------------------------------------------ ProsPr
+#: ``meta_gradient`` options of ProsPr: whose derivative through the inner SGD steps is taken.
+META_GRADIENTS = ("reference", "exact")
+
+
 @register_pruner("prospr")
 def prospr(
     model: nn.Module,
@@ -390,23 +456,28 @@ def prospr(
     momentum: float = 0.9,
     weight_decay: float = 0.0,
     batch_size: int = 512,
-    chunk_size: int | None = 128,
+    meta_gradient: str = "reference",
+    chunk_size: int | None = None,
 ) -> Masks:
     """ProsPr (Alizadeh et al. 2022): |∂L_meta/∂m| through ``meta_steps`` SGD steps of the masked network.
 
     From θ₀ = w ⊙ m (all-ones m; other parameters as they are), take ``meta_steps`` (3) steps of SGD with
     ``momentum`` (0.9), ``inner_lr`` (0.5) and ``weight_decay`` (0) on successive batches of
-    ``batch_size`` (512), then differentiate the loss on one more batch with respect to m, through the
-    whole trajectory (full second-order meta-gradient). Training mode throughout. The meta-gradient is
-    computed by an explicit reverse pass over the SGD steps with chunked Hessian-vector products
-    (:func:`prospr_scores`), so memory is that of one chunk's double backward, not of the unrolled graph.
+    ``batch_size`` (512; each batch one BatchNorm batch), then differentiate the loss on one more batch
+    with respect to m through the trajectory. Training mode throughout. ``meta_gradient``:
+    ``reference`` (default) differentiates what the published code (mil-ad/prospr, copied in mge-snn)
+    differentiates: its first momentum buffer is a detached copy of the first gradient, so no
+    second-order term flows through step 0; ``exact`` is the full meta-gradient (a different quantity:
+    on the reference fixture their top-10 % share only about half of the weights). ``chunk_size`` (None)
+    bounds memory by splitting batches; it changes the estimator under BatchNorm (module docstring).
     """
     _check_positive("meta_steps of pruner 'prospr'", meta_steps)
-    stream = batch_stream(data, batch_size, seed, what="pruner 'prospr'")
+    stream = batch_stream(data, batch_size, pruner_seed(seed, "prospr"), what="pruner 'prospr'")
     batches = [next(stream) for _ in range(int(meta_steps) + 1)]
     scores = prospr_scores(
-        model, batches, inner_lr=inner_lr, momentum=momentum, weight_decay=weight_decay, chunk_size=chunk_size
-    )
+        model, batches, inner_lr=inner_lr, momentum=momentum, weight_decay=weight_decay,
+        meta_gradient=meta_gradient, chunk_size=chunk_size,
+    )  # fmt: skip
     return global_topk_masks(scores, sparsity)
 
 
@@ -417,14 +488,19 @@ def prospr_scores(
     inner_lr: float = 0.5,
     momentum: float = 0.9,
     weight_decay: float = 0.0,
+    meta_gradient: str = "reference",
     chunk_size: int | None = None,
 ) -> Tensors:
     """|w ⊙ ∂L_K(θ_K)/∂θ₀| for the prunable weights, θ_K after len(batches)−1 momentum-SGD steps from θ₀.
 
-    Forward: b_{t+1} = μ b_t + ∇L_t(θ_t) + λθ_t, θ_{t+1} = θ_t − η b_{t+1} (b₀ = 0, batch t for step t).
-    Reverse (adjoints ā of θ, b̄ of b): start ā = ∇L_K(θ_K), b̄ = 0; for t = K−1 … 0:
-    b̄ ← b̄ − η ā; ā ← ā + H_t(θ_t) b̄ + λ b̄; b̄ ← μ b̄. Then ∂L/∂m = w ⊙ ā (since θ₀ = w ⊙ m).
+    Forward: d_t = ∇L_t(θ_t) + λθ_t; b₁ = d₀, b_{t+1} = μ b_t + d_t; θ_{t+1} = θ_t − η b_{t+1}
+    (batch t for step t). Reverse (adjoints ā of θ, b̄ of b): start ā = ∇L_K(θ_K), b̄ = 0; for
+    t = K−1 … 0: b̄ ← b̄ − η ā; ā ← ā + H_t(θ_t) b̄ + λ b̄; b̄ ← μ b̄. Then ∂L/∂m = w ⊙ ā (θ₀ = w ⊙ m).
+    ``meta_gradient="reference"`` treats b₁ = d₀ as a constant (the published code's
+    ``clone(grad).detach()``), i.e. drops the t = 0 term H₀ b̄ + λ b̄; ``"exact"`` keeps it.
     """
+    if meta_gradient not in META_GRADIENTS:
+        raise InvalidValueError("meta_gradient of pruner 'prospr'", meta_gradient, ", ".join(META_GRADIENTS))
     if len(batches) < 2:
         raise InvalidValueError(
             "batches for ProsPr", len(batches), "at least 2 (one inner step and the meta batch)"
@@ -441,8 +517,11 @@ def prospr_scores(
         theta.append({n: current[n] - lr * buf[n] for n in names})
     adj = _mean_grads(model, theta[-1], names, *batches[-1], chunk_size)
     adj_buf = {n: torch.zeros_like(p) for n, p in adj.items()}
+    first = 1 if meta_gradient == "reference" else 0  # the reference's b₁ is detached: no term at t = 0
     for t in range(len(batches) - 2, -1, -1):
         adj_buf = {n: adj_buf[n] - lr * adj[n] for n in names}
+        if t < first:
+            continue
         hv = _mean_hvp(model, theta[t], names, *batches[t], adj_buf, chunk_size)
         adj = {n: adj[n] + hv[n] + wd * adj_buf[n] for n in names}
         adj_buf = {n: mu * adj_buf[n] for n in names}
@@ -529,7 +608,7 @@ def _schedule(total: int, sparsity: float, iterations: int) -> Iterator[int]:
 
 def _kaiming_redraw(model: nn.Module, seed: int) -> None:
     """Fresh Kaiming-normal (fan_in, ReLU gain) Conv/Linear weights from a generator seeded by ``seed``."""
-    gen = torch.Generator().manual_seed(int(seed) + 0x6A5)  # offset: not the stream that drew the init
+    gen = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
         for w in prunable_parameters(model).values():
             std = (2.0 / w[0].numel()) ** 0.5

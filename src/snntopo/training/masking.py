@@ -26,6 +26,7 @@ from torch import nn
 
 from snntopo.errors import InvalidValueError
 from snntopo.models import prunable_parameters
+from snntopo.pruning.masks import prunable_biases
 from snntopo.utils import tensors_checksum
 
 
@@ -33,18 +34,21 @@ class MaskApplier:
     """Holds boolean masks (True = kept) as 0/1 tensors matching each parameter's dtype, device and strides.
 
     Build it *after* moving the model to its device and memory format. Masks may cover a subset of
-    ``prunable_parameters(model)``; parameters without a mask are dense.
+    ``prunable_parameters(model)`` and of the Conv2d/Linear biases (pruners that prune biases, e.g. the MGE
+    study's Uniform and SynFlow); parameters without a mask are dense. A pruned bias is held at 0 like a
+    pruned weight (a frozen bias, ``freeze_biases``, simply has no gradient to mask).
     """
 
     def __init__(self, model: nn.Module, masks: Mapping[str, torch.Tensor]):
-        prunable = prunable_parameters(model)
+        prunable = {**prunable_parameters(model), **prunable_biases(model)}
         self.checksum = masks_checksum(masks)
         self.params: list[nn.Parameter] = []
         self.masks: list[torch.Tensor] = []
         self.names: list[str] = []
         for name, mask in masks.items():
             if name not in prunable:
-                raise InvalidValueError("mask key", name, "a prunable parameter: " + ", ".join(prunable))
+                accepted = "a Conv2d/Linear weight or bias: " + ", ".join(prunable)
+                raise InvalidValueError("mask key", name, accepted)
             p = prunable[name]
             if tuple(mask.shape) != tuple(p.shape) or mask.dtype != torch.bool:
                 raise InvalidValueError(
