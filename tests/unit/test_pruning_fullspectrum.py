@@ -27,6 +27,7 @@ from snntopo.pruning import (
 )
 from snntopo.pruning.fullspectrum import TRACE_COLUMNS, warm_up
 from snntopo.pruning.perturb import lock_bn_eval
+from snntopo.pruning.registry import pruner_seed
 from snntopo.utils import tensors_checksum
 
 SHAPE = (1, 8, 8)
@@ -140,7 +141,7 @@ def test_same_seed_same_search_other_seed_other_search(cnn):
 def test_warm_up_scores_with_the_trained_weights(cnn):
     data = dataset()
     warmed = copy.deepcopy(cnn)
-    warm_up(warmed, data, 3, lr=0.1, batch_size=32, seed=2)
+    warm_up(warmed, data, 3, lr=0.1, batch_size=32, seed=pruner_seed(2, "fullspectrum:warmup"))
     assert tensors_checksum(warmed.state_dict()) != tensors_checksum(cnn.state_dict())
     _, summary = prune_and_summarize("fullspectrum", cnn, 0.9, data, seed=2, base="erk", samples=1,
                                      warmup_iterations=3, batch_size=32)  # fmt: skip

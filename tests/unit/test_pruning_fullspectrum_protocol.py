@@ -32,6 +32,7 @@ from snntopo.pruning import (
 )
 from snntopo.pruning.fullspectrum import warm_up
 from snntopo.pruning.perturb import lock_bn_eval
+from snntopo.pruning.registry import pruner_seed
 from snntopo.utils import tensors_checksum
 
 SHAPE = (1, 8, 8)
@@ -189,7 +190,7 @@ def test_warm_up_weights_are_returned_stored_and_checked(cnn, tmp_path):
     masks, summary, state = prune_for_training("fullspectrum", cnn, 0.9, data, seed=2, base="erk",
                                                samples=1, warmup_iterations=3, batch_size=32)  # fmt: skip
     warmed = copy.deepcopy(cnn)
-    warm_up(warmed, data, 3, lr=0.1, batch_size=32, seed=2)
+    warm_up(warmed, data, 3, lr=0.1, batch_size=32, seed=pruner_seed(2, "fullspectrum:warmup"))
     assert (
         tensors_checksum(state) == tensors_checksum(warmed.state_dict()) != tensors_checksum(cnn.state_dict())
     )

@@ -10,7 +10,7 @@ from torch.utils.data import Dataset
 
 from snntopo.errors import InvalidValueError, UnknownNameError
 from snntopo.models import init_model, prunable_parameters
-from snntopo.pruning import keep_count, prune, pruner_options
+from snntopo.pruning import keep_count, prune, pruner_options, pruner_seed
 from snntopo.pruning.perturb import add_init_noise, lock_bn_eval
 from snntopo.pruning.saliency import ITER_SNIP_PRESETS
 
@@ -109,12 +109,12 @@ def test_options_override_the_preset(cnn):
 
 
 def test_noise_is_drawn_once_at_the_init_std(cnn):
-    """neurips2023 = the noise-free schedule run on weights + N(0, std_init²) noise of the seed."""
+    """neurips2023 = the noise-free schedule run on weights + N(0, std_init²) noise of the pruner's seed."""
     data = CountingBatches(n=4)
     noisy = prune("iter_snip", cnn, 0.8, data, seed=3, preset="neurips2023", iterations=3)
     clean = prune("iter_snip", cnn, 0.8, data, seed=3, preset="neurips2023", iterations=3, noise=0.0)
     perturbed = init_model("cnn", (1, 8, 8), 10, seed=0)
-    add_init_noise(perturbed, 1.0, 3)
+    add_init_noise(perturbed, 1.0, pruner_seed(3, "iter_snip"))  # iter_snip's own stream
     oracle = prune("iter_snip", perturbed, 0.8, data, seed=3, preset="neurips2023", iterations=3, noise=0.0)
     assert all(torch.equal(noisy[n], oracle[n]) for n in noisy)
     assert not all(torch.equal(noisy[n], clean[n]) for n in noisy)

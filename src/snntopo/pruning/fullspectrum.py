@@ -83,7 +83,14 @@ from snntopo.pruning.batches import as_batch, batch_stream, is_dataset
 from snntopo.pruning.masks import Masks, global_topk_masks, keep_count
 from snntopo.pruning.perturb import BN_MODES, add_init_noise, check_noise, lock_bn_eval
 from snntopo.pruning.random import apportion
-from snntopo.pruning.registry import PRUNERS, PrunerOutput, _prune, pruner_options, register_pruner
+from snntopo.pruning.registry import (
+    PRUNERS,
+    PrunerOutput,
+    _prune,
+    pruner_options,
+    pruner_seed,
+    register_pruner,
+)
 from snntopo.registry import Registry
 
 COORDINATE = ("dr", "lam", "dr_iter", "lam_iter", "norm")
@@ -188,7 +195,10 @@ def fullspectrum(
     _check_int("warmup_iterations of pruner 'fullspectrum'", warmup_iterations, 0)
     CORRECTIONS.get(correction)  # an unknown rule fails before any work
     if warmup_iterations:
-        warm_up(model, data, warmup_iterations, lr=warmup_lr, batch_size=batch_size, seed=seed)
+        warm_up(
+            model, data, warmup_iterations, lr=warmup_lr, batch_size=batch_size,
+            seed=pruner_seed(seed, "fullspectrum:warmup"),
+        )  # fmt: skip
     result = fullspectrum_search(
         model, sparsity, data, seed, base=base, samples=samples, acceptance=acceptance,
         batch_size=batch_size, batches_per_sample=batches_per_sample, incumbent_batches=incumbent_batches,

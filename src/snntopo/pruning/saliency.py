@@ -121,6 +121,7 @@ def iter_snip(
     k: k batches per round (k seeded random batches of a Dataset, the first k of an iterable).
     """
     sched = _iter_snip_schedule(preset, iterations, batches_per_round, batch_size, bn_mode, noise)
+    seed = pruner_seed(seed, "iter_snip")  # its noise and batch order never share another pruner's stream
     set_bn_mode(model, sched.bn_mode)
     add_init_noise(model, sched.noise, seed)
     weights = prunable_parameters(model)
