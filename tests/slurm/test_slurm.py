@@ -120,7 +120,7 @@ def test_sweep_jobs_ran_through_slurm_and_completed(runs: dict[str, Run], slurm_
     groups = [d for d in log_dirs if d.startswith("group_metrics")]
     assert sorted(rules) == sorted(
         ["rule_prepare_dataset", "rule_init_model", "rule_prune", "rule_prune", "rule_train", "rule_train",
-         "rule_collect", "rule_analyse"]
+         "rule_collect", "rule_analyse", "rule_effect"]
     ), log_dirs  # fmt: skip
     assert len(groups) == 2, log_dirs
     for job_id, log in run.submitted.items():
