@@ -46,6 +46,8 @@ $(STAMP): requirements.txt pyproject.toml
 
 run: setup
 	@echo "[run] snakemake (config/config.yaml; workflow profile profiles/default) ..."
+	@echo "[run] progress: snakemake prints 'N of M steps (P%) done' after each job; a training job's epochs"
+	@echo "[run]   and ETA are in its log, e.g. tail -f results/logs/train/digits/cnn/seed0/*/s*/train.log"
 	@source $(VENV)/bin/activate && snakemake --cores $(CORES)
 	@echo "[run] report: results/report.html ..."
 	@source $(VENV)/bin/activate && snakemake --cores 1 --report results/report.html

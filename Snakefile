@@ -46,4 +46,5 @@ rule all:
     default_target: True
     input:
         rules.analyse.output,
+        [] if EXTERNAL_TABLES else rules.effect.output,
         DST_TARGETS,

@@ -50,3 +50,31 @@ rule analyse:
         ramanujan_variant="mge" if EXTERNAL_TABLES else config["metrics"]["ramanujan_variant"],
     script:
         "../scripts/analyse.py"
+
+
+rule effect:
+    """Is the drop more than seed noise? Between- over within-configuration (seed) variance, per model."""
+    input:
+        table=RESULTS / "table.parquet",
+    output:
+        report(
+            RESULTS / "analysis/tables/effect.csv",
+            caption="../report/effect.rst",
+            category="Analysis",
+            labels={"table": "effect"},
+        ),
+    log:
+        RESULTS / "logs/effect.log",
+    benchmark:
+        RESULTS / "benchmarks/effect.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        drop=config["analysis"]["drop"],
+        dense_reference=config["analysis"]["dense_reference"],
+    script:
+        "../scripts/effect.py"

@@ -10,8 +10,6 @@ rule dst_topology:
         RESULTS / POINT / "dst_topology.csv",
     log:
         RESULTS / "logs/dst_topology" / POINT / "dst_topology.log",
-    benchmark:
-        RESULTS / "benchmarks/dst_topology" / POINT / "dst_topology.tsv"
     conda:
         "../envs/graph.yaml"
     threads: 1

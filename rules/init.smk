@@ -6,8 +6,6 @@ rule init_model:
         RESULTS / "{dataset}/{model}/seed{seed}/init.pt",
     log:
         RESULTS / "logs/init_model/{dataset}/{model}/seed{seed}.log",
-    benchmark:
-        RESULTS / "benchmarks/init_model/{dataset}/{model}/seed{seed}.tsv"
     conda:
         "../envs/torch.yaml"
     resources:

@@ -6,8 +6,6 @@ rule measure_mge:
         RESULTS / POINT / "metrics/mge.json",
     log:
         RESULTS / "logs/measure" / POINT / "mge.log",
-    benchmark:
-        RESULTS / "benchmarks/measure" / POINT / "mge.tsv"
     group:
         "metrics"
     conda:
@@ -37,8 +35,6 @@ if BGE_ENCODINGS:
             ),
         log:
             RESULTS / "logs/measure" / POINT / "bge.log",
-        benchmark:
-            RESULTS / "benchmarks/measure" / POINT / "bge.tsv"
         group:
             "metrics"
         conda:

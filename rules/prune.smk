@@ -8,8 +8,6 @@ rule prune:
         summary=RESULTS / POINT / "mask.json",
     log:
         RESULTS / "logs/prune" / POINT / "prune.log",
-    benchmark:
-        RESULTS / "benchmarks/prune" / POINT / "prune.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 1

@@ -11,8 +11,6 @@ rule train:
         final_mask=RESULTS / POINT / "train/final_mask.pt",
     log:
         RESULTS / "logs/train" / POINT / "train.log",
-    benchmark:
-        RESULTS / "benchmarks/train" / POINT / "train.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 1

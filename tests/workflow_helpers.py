@@ -7,9 +7,11 @@ sub-folder import this as ``workflow_helpers``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -18,6 +20,25 @@ REPO = Path(__file__).resolve().parents[1]
 # The venv that runs pytest also runs snakemake and (sbatch --export=ALL) the SLURM jobs.
 VENV_BIN = Path(sys.executable).parent
 WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "config", "profiles", "report", "envs")
+
+# Runs are waited on until snakemake exits, however slow the machine. The ceiling is only against hangs:
+# generous per job of the run's DAG (a tiny pipeline's job takes seconds, minutes on a loaded machine or
+# behind a SLURM queue) plus the time to build the DAG, read from snakemake's job table once it is printed.
+HANG_CEILING_START_S = 900
+HANG_CEILING_PER_JOB_S = 600
+POLL_S = 2
+_JOB_TOTAL = re.compile(r"^total\s+(\d+)\s*$", re.MULTILINE)
+
+
+def hang_ceiling(jobs: int) -> float:
+    """Seconds after which a run of ``jobs`` jobs is taken to hang (never a performance budget)."""
+    return HANG_CEILING_START_S + HANG_CEILING_PER_JOB_S * jobs
+
+
+def job_total(log: str) -> int:
+    """The job count of snakemake's 'Job stats' table in ``log`` (0 until it is printed)."""
+    match = _JOB_TOTAL.search(log)
+    return int(match.group(1)) if match else 0
 
 
 class Workflow:
@@ -46,16 +67,15 @@ class Workflow:
         return {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
                 "VIRTUAL_ENV": str(VENV_BIN.parent)}  # fmt: skip
 
-    def run(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run snakemake (1 core) to completion; on failure the assertion carries its output's tail."""
-        cmd = [str(VENV_BIN / "snakemake"), "--cores", "1", *args]
-        proc = subprocess.run(
-            cmd, cwd=self.path, env=self.env(), capture_output=True, text=True, timeout=timeout
-        )
-        if check and proc.returncode != 0:
-            tail = (proc.stdout + proc.stderr)[-6000:]
-            raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{tail}")
-        return proc
+        proc = self.start("--cores", "1", *args)
+        stderr = self.wait(proc)
+        done = subprocess.CompletedProcess(proc.args, proc.returncode, self.stdout(), stderr)
+        if check and done.returncode != 0:
+            tail = (done.stdout + done.stderr)[-6000:]
+            raise AssertionError(f"snakemake {' '.join(args)} failed ({done.returncode}):\n{tail}")
+        return done
 
     def dry_run_jobs(self, *args: str) -> dict[str, int]:
         """Job counts per rule that a dry run would execute ({} when there is nothing to do)."""
@@ -73,12 +93,21 @@ class Workflow:
             return subprocess.Popen([str(VENV_BIN / "snakemake"), *args], cwd=self.path, env=self.env(),
                                     stdout=out, stderr=err, start_new_session=True)  # fmt: skip
 
-    def wait(self, proc: subprocess.Popen, timeout: float = 600) -> str:
-        """Wait for a run started by start(); returns its stderr (where snakemake logs)."""
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.terminate()  # snakemake cancels its (SLURM) jobs on SIGTERM
-            proc.wait(timeout=60)
-            raise
-        return (self.path / "snakemake.err").read_text()
+    def stdout(self) -> str:
+        return (self.path / "snakemake.out").read_text()
+
+    def wait(self, proc: subprocess.Popen) -> str:
+        """Wait for a run started by start() to exit; returns its stderr (where snakemake logs).
+
+        No wall-clock budget: only a run past ``hang_ceiling`` of its job count is stopped, as hung.
+        """
+        err, begun = self.path / "snakemake.err", time.monotonic()
+        while proc.poll() is None:
+            ceiling = hang_ceiling(job_total(err.read_text()))
+            if time.monotonic() - begun > ceiling:
+                proc.terminate()  # snakemake cancels its (SLURM) jobs on SIGTERM
+                proc.wait(timeout=120)
+                raise TimeoutError(f"snakemake hung: still running after {ceiling:.0f} s (the ceiling "
+                                   f"for its jobs); stderr tail:\n{err.read_text()[-3000:]}")  # fmt: skip
+            time.sleep(POLL_S)
+        return err.read_text()

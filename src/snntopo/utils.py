@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import json
 import logging
 import os
 import random
+import resource
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -99,4 +102,31 @@ def job_logger(name: str, log_path: str | os.PathLike[str] | None = None) -> log
         logger.error("%s failed: %s", name, exc, exc_info=(exc_type, exc, tb))
 
     sys.excepthook = log_uncaught
+    atexit.register(log_job_resources, logger, time.perf_counter() - _process_age_s())
     return logger
+
+
+def _process_age_s() -> float:
+    """Seconds since this process started (its imports included); 0 where /proc is not available."""
+    try:
+        started = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])  # field 22, ticks
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return max(0.0, uptime - started / os.sysconf("SC_CLK_TCK"))
+
+
+#: The last line of every job log: ``job resources: wall 1.23 s, cpu 4.56 s, peak rss 789 MB``.
+RESOURCES_LINE = "job resources: wall %.2f s, cpu %.2f s, peak rss %.0f MB"
+
+
+def log_job_resources(logger: logging.Logger, start: float) -> None:
+    """Log the job's wall time since ``start`` (its process start), CPU and peak RSS (own and children's).
+
+    Exact and free, unlike Snakemake's ``benchmark:`` directive, whose main-process thread samples every
+    job's /proc/<pid>/smaps twice a second (the largest CPU cost of the main Snakemake process).
+    """
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    peak_mb = max(own.ru_maxrss, children.ru_maxrss) / 1024  # kB on Linux
+    logger.info(RESOURCES_LINE, time.perf_counter() - start, cpu, peak_mb)

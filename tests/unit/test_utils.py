@@ -35,3 +35,30 @@ def test_checksum_sees_values_names_and_dtypes():
     assert tensors_checksum(a) != tensors_checksum({"w": torch.tensor([0.0, 0.0, 1e-9])})
     assert tensors_checksum(a) != tensors_checksum({"v": torch.zeros(3)})
     assert tensors_checksum(a) != tensors_checksum({"w": torch.zeros(3, dtype=torch.float64)})
+
+
+def test_job_logger_ends_the_log_with_the_jobs_resources(tmp_path):
+    """The last log line holds the job's CPU (here a measured busy loop) and a wall time ≥ that CPU."""
+    import re
+    import subprocess
+    import sys
+
+    log = tmp_path / "job.log"
+    code = (
+        "import time\n"
+        "from snntopo.utils import job_logger\n"
+        f"log = job_logger('snntopo.job', {str(log)!r})\n"
+        "start = time.process_time()\n"
+        "while time.process_time() - start < 0.5:\n"
+        "    pass\n"
+        "print(time.process_time())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    own_cpu = float(proc.stdout)
+    last = log.read_text().splitlines()[-1]
+    match = re.search(r"job resources: wall ([\d.]+) s, cpu ([\d.]+) s, peak rss (\d+) MB", last)
+    assert match, last
+    wall, cpu, rss = float(match.group(1)), float(match.group(2)), int(match.group(3))
+    assert cpu >= own_cpu - 0.01 and cpu >= 0.5
+    assert wall >= cpu * 0.5  # one thread: wall is at least its CPU, up to clock-tick rounding
+    assert rss > 10  # an interpreter with numpy loaded

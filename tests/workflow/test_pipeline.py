@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from workflow_helpers import Workflow
+from workflow_helpers import Workflow, hang_ceiling
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
@@ -85,8 +85,9 @@ def test_killed_training_job_resumes_from_its_checkpoint_and_matches(swept, tmp_
         cwd=wf.path, env=wf.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip
-    deadline = time.time() + 600
-    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+    # Wait for the checkpoint (or the run's end); the ceiling only stops a hung run: data, init, prune, train.
+    deadline = time.monotonic() + hang_ceiling(jobs=4)
+    while not ckpt.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
     assert ckpt.exists(), "no checkpoint appeared"
     os.killpg(proc.pid, signal.SIGKILL)  # snakemake and its job, mid-training

@@ -237,6 +237,7 @@ def train(
             shutil.rmtree(out / SNAPSHOT_DIR, ignore_errors=True)
             stepper.dst.start()
 
+        epochs = _epoch_progress(len(history), recipe.epochs)
         for epoch in range(len(history) + 1, recipe.epochs + 1):
             history.append(_epoch(stepper, scheduler, train_loader, test_loader, epoch, seed, ckpt_path))
             save_checkpoint(
@@ -257,6 +258,8 @@ def train(
                 stepper.dst.write_log(out / DST_LOG)
             _write_log(out / LOG, history)
             _log_epoch(history[-1], recipe.epochs)
+            epochs.update()
+        epochs.close()
 
     model.eval()
     _write_log(out / LOG, history)
@@ -487,6 +490,25 @@ def _write_log(path: Path, history: list[dict[str, Any]]) -> None:
         writer.writerow(LOG_COLUMNS)
         for row in history:
             writer.writerow(["" if row[c] is None else row[c] for c in LOG_COLUMNS])
+
+
+class _LogLines:
+    """A text stream for tqdm that logs each refreshed bar as one line (job logs are files, not terminals)."""
+
+    def write(self, text: str) -> None:
+        text = text.strip("\r\n ")
+        if text:
+            log.info("%s", text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _epoch_progress(done: int, epochs: int) -> tqdm:
+    """Epochs done / total with elapsed time and ETA, one log line per finished epoch."""
+    bar = "{desc}: {n_fmt}/{total_fmt} epochs [{elapsed}<{remaining}, {rate_fmt}]"
+    return tqdm(total=epochs, initial=done, desc="training", unit="epoch", file=_LogLines(), mininterval=0,
+                leave=False, bar_format=bar)  # fmt: skip
 
 
 def _log_epoch(row: Mapping[str, Any], epochs: int) -> None:
