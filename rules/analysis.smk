@@ -47,7 +47,9 @@ rule analyse:
     params:
         options=config["analysis"],
         # the published tables hold the MGE study's Ramanujan variant; a sweep the configured one
-        ramanujan_variant="mge" if EXTERNAL_TABLES else config["metrics"]["ramanujan_variant"],
+        ramanujan_variant=(
+            "mge" if EXTERNAL_TABLES else config["metrics"]["ramanujan_variant"]
+        ),
     script:
         "../scripts/analyse.py"
 

@@ -108,8 +108,8 @@ def init_targets():
     )
 
 
-# Which encoding job computes which metric family (snntopo.metrics.measure.ENCODING_OF_FAMILY).
-from snntopo.metrics.measure import encodings_for, families_for
+# Which encoding job computes which metric family (a torch-free module: every SLURM job parses this file).
+from snntopo.measure_plan import encodings_for, families_for
 
 
 def measured_encodings():

@@ -16,7 +16,8 @@ import yaml
 from torch.utils.data import TensorDataset
 
 from snntopo.config import validate_config
-from snntopo.metrics.measure import encodings_for, families_for, measure
+from snntopo.measure_plan import encodings_for, families_for
+from snntopo.metrics.measure import measure
 from snntopo.models import init_model, prunable_parameters
 from snntopo.pruning import prune_and_summarize
 from snntopo.pruning.masks import prunable_biases

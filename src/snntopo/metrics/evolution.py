@@ -32,7 +32,8 @@ import torch
 from torch import nn
 
 from snntopo.errors import InvalidValueError
-from snntopo.metrics.measure import ENCODING_OF_FAMILY, encodings_for, families_for, measure
+from snntopo.measure_plan import ENCODING_OF_FAMILY, encodings_for, families_for
+from snntopo.metrics.measure import measure
 
 COLUMNS = ("step", "family", "layer", "metric", "value")
 NETWORK = "network"

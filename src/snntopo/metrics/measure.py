@@ -10,36 +10,13 @@ memory unless the caller saves them.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from torch import nn
 
 from snntopo.errors import InvalidValueError
-
-ENCODING_OF_FAMILY: dict[str, str] = {
-    "mge": "mge",
-    "rolled": "rolled",
-    "ramanujan": "rolled",
-    "fullspectrum": "rolled",
-    "density": "rolled",
-    "rolled_channel": "rolled_channel",
-}
-
-
-def encodings_for(families: Iterable[str]) -> list[str]:
-    """The encoding jobs needed for ``families``, in a fixed order (mge, rolled, rolled_channel)."""
-    families = list(families)
-    unknown = sorted(set(families) - set(ENCODING_OF_FAMILY))
-    if unknown:
-        raise InvalidValueError("metric families", unknown, ", ".join(sorted(ENCODING_OF_FAMILY)))
-    needed = {ENCODING_OF_FAMILY[f] for f in families}
-    return [e for e in ("mge", "rolled", "rolled_channel") if e in needed]
-
-
-def families_for(encoding: str, families: Iterable[str]) -> list[str]:
-    """The families among ``families`` that the ``encoding`` job computes, in the given order."""
-    return [f for f in families if ENCODING_OF_FAMILY.get(f) == encoding]
+from snntopo.measure_plan import ENCODING_OF_FAMILY
 
 
 def _family_options(family: str, options: Mapping[str, Any], seed: int) -> dict[str, Any]:
