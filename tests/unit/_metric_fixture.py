@@ -1,8 +1,9 @@
 """Small real MGEs whose topometric values were recorded before the metric engine was reworked (issue 18).
 
-``python tests/unit/_metric_fixture.py [SRC_DIR]`` rewrites tests/data/mge_metric_values.json from the code in
-SRC_DIR (default: this checkout's src/); it was run once on the src/ of commit e29f597 (before any change) so that the test can check that faster
-code returns the same values. The motif estimate is recorded but not compared (its estimator changed).
+``python tests/unit/_metric_fixture.py [SRC_DIR]`` rewrites tests/data/mge_metric_values.json from the
+code in SRC_DIR (default: this checkout's src/); it was run once on the src/ of commit e29f597 (before any
+change) so that the test can check that faster code returns the same values. The motif estimate is
+recorded but not compared (its estimator changed).
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ import json
 
 import numpy as np
 import pytest
-
 from _metric_fixture import CASES, COMPATS, FIXTURE, build_case, case_key
+
 from snntopo.metrics import mge_topometrics
 from snntopo.topometric_names import MGE_METRICS
 

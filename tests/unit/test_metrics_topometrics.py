@@ -280,10 +280,10 @@ def test_motif_estimate_is_seeded_and_unbiased():
     ga = GraphArrays(synthetic.layered_dag([200, 300, 300, 200], p_edge=0.02, seed=4))
     U = ga.undirected
     exact = connected_4sets_per_vertex(U, None, ga.is_bipartite).sum() / 4
-    a, s = motif_estimate(U, 0.02, seed=7, bipartite=ga.is_bipartite)
-    assert s == int(0.02 * U.shape[0])
-    assert motif_estimate(U, 0.02, seed=7, bipartite=ga.is_bipartite)[0] == a
-    ests = [motif_estimate(U, 0.02, seed=k, bipartite=ga.is_bipartite)[0] for k in range(12)]
+    a = motif_estimate(U, 0.02, seed=7, bipartite=ga.is_bipartite)
+    assert 0 < a.samples <= int(0.02 * U.shape[0])
+    assert motif_estimate(U, 0.02, seed=7, bipartite=ga.is_bipartite) == a
+    ests = [motif_estimate(U, 0.02, seed=k, bipartite=ga.is_bipartite).value for k in range(12)]
     sem = np.std(ests, ddof=1) / np.sqrt(len(ests))
     assert abs(np.mean(ests) - exact) < 4 * sem + 1e-9 * exact
 
