@@ -209,6 +209,9 @@ def worker(case: dict) -> dict:
         "total_seconds": t_build + t_metrics,
         "peak_above_baseline_gb": (peak - base) / GB,
         "steps_seconds": {k: round(v["seconds"], 4) for k, v in profile.items()},
+        "steps_peak_above_baseline_gb": {
+            k: round(v["peak_rss_gb"] - base / GB, 3) for k, v in profile.items() if "peak_rss_gb" in v
+        },
         "values": out,
     }
 

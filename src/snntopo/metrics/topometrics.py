@@ -8,7 +8,10 @@ inherently super-linear, which are bounded and streamed:
   holds at most ``chunk_nnz`` entries; nothing dense and no full ``A²`` is ever held. Cost: the number of
   2-walks.
 * **4-node motifs** — an exact, vectorised per-vertex count (no subgraph enumeration, see
-  :func:`connected_4sets_per_vertex`) evaluated on a seeded uniform vertex sample.
+  :func:`connected_4sets_per_vertex`) evaluated on a seeded stratified vertex sample: the hubs exactly,
+  the rest in strata of a cheap proxy (:func:`motif_estimate`), with the standard error reported beside
+  the value (``motif_se``). On ResNet-20 ERK 98 % (0.1 % budget, 191 counts) the relative error is ~2 %
+  where a uniform sample of the same size has ~270 %.
 
 Published-code vs clean definitions (``compat="released"`` vs the default ``"clean"``):
 
@@ -463,11 +466,26 @@ def _connected_4sets_at(
             inv = np.searchsorted(xs, xr)
             P = sp.csr_matrix((np.ones(xr.size, dtype=np.int64), (owner[ring], inv)), shape=(d, k))
             # Σ_a Σ_{x,y ∈ A_a} [x ~ y] = Σ_a (P C Pᵀ)_aa: ordered pairs, i.e. 2|E(A_a)|
-            total -= int((P @ C).multiply(P).sum())
+            total -= _diag_pcpt(P, C)
         mark[xs] = 0
     mark[nv] = 0
     mark[v] = 0
     return int(total)
+
+
+def _diag_pcpt(P: sp.csr_matrix, C: sp.csr_matrix, chunk_nnz: int = 1 << 23) -> int:
+    """``Σ_a (P C Pᵀ)_aa`` over blocks of rows of ``P`` whose product with ``C`` holds at most about
+    ``chunk_nnz`` entries: at a hub (an output unit of a dense-ish MGE: thousands of neighbours, tens of
+    thousands of vertices at distance 2) the whole ``P·C`` would take gigabytes."""
+    bound = np.cumsum(P @ np.diff(C.indptr).astype(np.float64))
+    total, lo, n = 0, 0, P.shape[0]
+    while lo < n:
+        base = bound[lo - 1] if lo else 0.0
+        hi = min(n, max(int(np.searchsorted(bound, base + chunk_nnz, side="right")), lo + 1))
+        block = P[lo:hi]
+        total += int((block @ C).multiply(block).sum())
+        lo = hi
+    return total
 
 
 def connected_4sets_per_vertex(
