@@ -79,3 +79,14 @@ def test_exact_when_the_budget_covers_every_vertex_and_bad_sampler_is_named():
     assert est.value == exact and est.se == 0.0 and est.samples == U.shape[0]
     with pytest.raises(InvalidValueError, match="uniform"):
         motif_estimate(U, 0.5, 0, sampler="importance")
+
+
+@pytest.mark.parametrize("n,density,chunk", [(50, 0.1, 7), (300, 0.05, 64), (40, 0.0, 4), (200, 0.3, 1)])
+def test_blockwise_neighbour_sums_equal_the_sparse_product(n, density, chunk):
+    import scipy.sparse as sp
+
+    from snntopo.metrics.topometrics import _neighbour_sums
+
+    U = sp.random(n, n, density=density, format="csr", random_state=1).astype(bool)
+    x = np.random.default_rng(0).random(n)
+    np.testing.assert_allclose(_neighbour_sums(U, x, chunk), U.astype(np.float64) @ x, rtol=1e-12)

@@ -42,6 +42,7 @@ Output keys: the published column name holds the normalised value, ``<name>_raw`
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from functools import cached_property
 from typing import NamedTuple
@@ -550,11 +551,24 @@ def motif_proxy(U: sp.csr_matrix) -> np.ndarray:
     above the rest). Cost: three sparse mat-vecs."""
     d = np.diff(U.indptr).astype(np.float64)
     dm1 = np.maximum(d - 1.0, 0.0)
-    Uf = sp.csr_matrix((np.ones(U.nnz), U.indices, U.indptr), shape=U.shape)
-    two = Uf @ dm1  # walks v-a-x with x != v, per v
+    two = _neighbour_sums(U, dm1)  # walks v-a-x with x != v, per v
     star_centre = d * dm1 * np.maximum(d - 2.0, 0.0) / 6.0
-    star_leaf = Uf @ (dm1 * np.maximum(dm1 - 1.0, 0.0) / 2.0)
-    return star_centre + star_leaf + Uf @ two + dm1 * two
+    star_leaf = _neighbour_sums(U, dm1 * np.maximum(dm1 - 1.0, 0.0) / 2.0)
+    return star_centre + star_leaf + _neighbour_sums(U, two) + dm1 * two
+
+
+def _neighbour_sums(U: sp.csr_matrix, x: np.ndarray, chunk_nnz: int = 1 << 22) -> np.ndarray:
+    """``U·x`` for a boolean CSR ``U`` over row blocks: scipy would first copy all of ``U``'s data to
+    float64 (8 B per entry, 0.4 GB on a 25 M-edge MGE); a block copies at most ``chunk_nnz`` entries."""
+    n = U.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    starts = np.searchsorted(U.indptr, np.arange(0, U.nnz + chunk_nnz, chunk_nnz), side="right") - 1
+    rows = np.unique(np.concatenate([[0], np.clip(starts, 0, n), [n]]))
+    for lo, hi in itertools.pairwise(rows):
+        a, b = U.indptr[lo], U.indptr[hi]
+        block = sp.csr_matrix((np.ones(b - a), U.indices[a:b], U.indptr[lo : hi + 1] - a), shape=(hi - lo, n))
+        out[lo:hi] = block @ x
+    return out
 
 
 def _certainty_units(proxy: np.ndarray, budget: int) -> np.ndarray:
