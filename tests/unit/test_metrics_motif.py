@@ -90,3 +90,5 @@ def test_blockwise_neighbour_sums_equal_the_sparse_product(n, density, chunk):
     U = sp.random(n, n, density=density, format="csr", random_state=1).astype(bool)
     x = np.random.default_rng(0).random(n)
     np.testing.assert_allclose(_neighbour_sums(U, x, chunk), U.astype(np.float64) @ x, rtol=1e-12)
+    X = np.column_stack([x, x**2])
+    np.testing.assert_allclose(_neighbour_sums(U, X, chunk), U.astype(np.float64) @ X, rtol=1e-12)

@@ -557,17 +557,19 @@ def _proxy_and_cost(U: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     degree + its neighbours' degrees)."""
     d = np.diff(U.indptr).astype(np.float64)
     dm1 = np.maximum(d - 1.0, 0.0)
-    two = _neighbour_sums(U, dm1)  # walks v-a-x with x != v, per v
+    # one pass for both: walks v-a-x with x != v, and stars with v as a leaf
+    sums = _neighbour_sums(U, np.column_stack([dm1, dm1 * np.maximum(dm1 - 1.0, 0.0) / 2.0]))
+    two, star_leaf = sums[:, 0], sums[:, 1]
     star_centre = d * dm1 * np.maximum(d - 2.0, 0.0) / 6.0
-    star_leaf = _neighbour_sums(U, dm1 * np.maximum(dm1 - 1.0, 0.0) / 2.0)
     return star_centre + star_leaf + _neighbour_sums(U, two) + dm1 * two, 1.0 + 2.0 * d + two
 
 
 def _neighbour_sums(U: sp.csr_matrix, x: np.ndarray, chunk_nnz: int = 1 << 22) -> np.ndarray:
-    """``U·x`` for a boolean CSR ``U`` over row blocks: scipy would first copy all of ``U``'s data to
-    float64 (8 B per entry, 0.4 GB on a 25 M-edge MGE); a block copies at most ``chunk_nnz`` entries."""
+    """``U·x`` (``x`` a vector or an n×k array) for a boolean CSR ``U`` over row blocks: scipy would first
+    copy all of ``U``'s data to float64 (8 B per entry, 0.4 GB on a 25 M-edge MGE); a block copies at most
+    ``chunk_nnz`` entries."""
     n = U.shape[0]
-    out = np.empty(n, dtype=np.float64)
+    out = np.empty((n, *x.shape[1:]), dtype=np.float64)
     starts = np.searchsorted(U.indptr, np.arange(0, U.nnz + chunk_nnz, chunk_nnz), side="right") - 1
     rows = np.unique(np.concatenate([[0], np.clip(starts, 0, n), [n]]))
     for lo, hi in itertools.pairwise(rows):
