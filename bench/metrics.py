@@ -11,6 +11,14 @@ layers of a ResNet-20 with random masks.
     python bench/metrics.py                      # ~1.3 M edges (ResNet-20 ERK 98 % size), ~1 min
     python bench/metrics.py --edges 31000000     # CONV-6 SNIP 98 % size; several minutes, ~3 GB
     python bench/metrics.py --edges 96000000     # every weight at 60 % sparsity (~10^8 edges)
+    python bench/metrics.py --resnet 0.98 0.9 0.6 --baseline-src /tmp/metrics-baseline/src
+        # real ResNet-20 ERK MGEs (CIFAR shape): build + metrics per sparsity, each in a fresh process,
+        # this checkout and (optionally) an older src/ tree on the same masks: ratios, value agreement
+    python bench/metrics.py --released --baseline-src /tmp/metrics-baseline/src
+        # CONV-6 at 98 % (random masks), clean vs released mode, both codes
+    python bench/metrics.py --motif-exact        # ResNet-20 ERK 98 %: 20 seeds vs the exact motif count
+
+The baseline tree is any checkout's src/, e.g. ``git archive e29f597 src | tar -x -C /tmp/metrics-baseline``.
 
 Reference (published igraph implementation, METHOD §3, same kind of machine): 1.3 M edges 5.1 s;
 31 M edges 434 s and 13.6 GB peak; lower sparsities do not fit in 24 GB.
@@ -23,13 +31,15 @@ import json
 import os
 import platform
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+# a worker process of --resnet/--released imports the library from the tree it was given
+sys.path.insert(0, os.environ.get("SNNTOPO_BENCH_SRC") or str(Path(__file__).resolve().parents[1] / "src"))
 
 from snntopo.metrics import compute, layer_coordinate
 from snntopo.metrics._profile import current_rss_bytes, peak_rss_bytes, reset_peak_rss
@@ -38,6 +48,7 @@ from snntopo.metrics.synthetic import conv6_layers, conv_mge, dense_edge_counts,
 from snntopo.metrics.topometrics import GraphArrays, mge_topometrics, motif_estimate
 
 GB = 2**30
+SRC = Path(sys.path[0])
 REFERENCE = {
     "published_1.3M_edges_seconds": 5.1,
     "published_31M_edges_seconds": 434.0,
@@ -151,6 +162,120 @@ def bench_layers(args) -> dict:
     return res
 
 
+# ------------------------------------------------------------------------------------------------------
+# real MGEs, one fresh process per (code tree, case): this checkout against a baseline tree
+# ------------------------------------------------------------------------------------------------------
+
+
+def _real_mge(model_name: str, sparsity: float, pruner: str, compat: str):
+    """Masked model and its MGE (CIFAR input shape); masks from the library's pruner, seed 0."""
+    import torch
+
+    from snntopo import encoding, models
+    from snntopo.pruning import prune
+
+    shape = (3, 32, 32)
+    model = models.init_model(model_name, shape, 10, seed=0)
+    masks = prune(pruner, model, sparsity, seed=0)
+    with torch.no_grad():
+        for name, p in models.prunable_parameters(model).items():
+            p.mul_(masks[name])
+    return lambda: encoding.encode(
+        "mge", model, masks, shape, compat="released" if compat == "released" else None
+    )
+
+
+def worker(case: dict) -> dict:
+    """Build one real MGE and compute its topometrics; times and peak RSS above this process's baseline."""
+    from snntopo.metrics import mge_topometrics
+
+    build = _real_mge(case["model"], case["sparsity"], case["pruner"], case["compat"])
+    base = current_rss_bytes()
+    reset_peak_rss()
+    t0 = time.perf_counter()
+    g = build()
+    t_build = time.perf_counter() - t0
+    profile: dict = {}
+    t0 = time.perf_counter()
+    out = mge_topometrics(g, compat=case["compat"], seed=0, profile=profile)
+    t_metrics = time.perf_counter() - t0
+    peak = max([peak_rss_bytes()] + [v.get("peak_rss_gb", 0.0) * GB for v in profile.values()])
+    return {
+        "src": str(SRC),
+        "edges": g.num_edges(),
+        "nodes": g.num_vertices(),
+        "build_seconds": t_build,
+        "metrics_seconds": t_metrics,
+        "total_seconds": t_build + t_metrics,
+        "peak_above_baseline_gb": (peak - base) / GB,
+        "steps_seconds": {k: round(v["seconds"], 4) for k, v in profile.items()},
+        "steps_peak_above_baseline_gb": {
+            k: round(v["peak_rss_gb"] - base / GB, 3) for k, v in profile.items() if "peak_rss_gb" in v
+        },
+        "values": out,
+    }
+
+
+def _spawn(case: dict, src: Path) -> dict:
+    env = dict(os.environ, SNNTOPO_BENCH_SRC=str(src))
+    cmd = [sys.executable, __file__, "--worker", json.dumps(case)]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _max_rel_diff(a: dict, b: dict) -> dict:
+    """Largest relative difference over the shared metric values, motif columns aside."""
+    keys = [k for k in a if k in b and not k.startswith("motif")]
+    rel = {k: abs(a[k] - b[k]) / max(abs(b[k]), 1e-300) for k in keys if a[k] == a[k] and b[k] == b[k]}
+    worst = max(rel, key=rel.get) if rel else None
+    return {"max_relative_difference": rel.get(worst, 0.0), "worst_key": worst}
+
+
+def compare(cases: list[dict], baseline: Path | None) -> list[dict]:
+    here = Path(__file__).resolve().parents[1] / "src"
+    rows = []
+    for case in cases:
+        row = {"case": case, "uptime_load_before": os.getloadavg(), "current": _spawn(case, here)}
+        if baseline is not None:
+            row["baseline"] = base = _spawn(case, baseline)
+            cur = row["current"]
+            row["ratios_baseline_over_current"] = {
+                k: base[k] / cur[k] for k in ("build_seconds", "metrics_seconds", "total_seconds")
+            }
+            row["peak_ratio_current_over_baseline"] = cur["peak_above_baseline_gb"] / max(
+                base["peak_above_baseline_gb"], 1e-9
+            )
+            row["agreement"] = _max_rel_diff(cur["values"], base["values"])
+        row["uptime_load_after"] = os.getloadavg()
+        rows.append(row)
+    return rows
+
+
+def motif_accuracy(seeds: int, fraction: float) -> dict:
+    """ResNet-20 ERK 98 %: ``seeds`` estimates against the exact count of connected 4-sets."""
+    from snntopo.metrics.topometrics import GraphArrays, connected_4sets_per_vertex
+
+    g = _real_mge("resnet20", 0.98, "erk", "clean")()
+    ga = GraphArrays(g)
+    U, bip = ga.undirected, ga.is_bipartite
+    t0 = time.perf_counter()
+    exact = float(connected_4sets_per_vertex(U, None, bip).sum() / 4)
+    t_exact = time.perf_counter() - t0
+    res: dict = {"edges": g.num_edges(), "exact": exact, "exact_seconds": t_exact, "fraction": fraction}
+    for sampler in ("stratified", "uniform"):
+        t0 = time.perf_counter()
+        ests = [motif_estimate(U, fraction, s, bip, sampler=sampler) for s in range(seeds)]
+        values = np.array([e.value for e in ests])
+        res[sampler] = {
+            "seconds_per_estimate": (time.perf_counter() - t0) / seeds,
+            "samples": int(ests[0].samples),
+            "relative_rms_error": float(np.sqrt(np.mean((values - exact) ** 2)) / exact),
+            "mean_reported_relative_se": float(np.mean([e.se for e in ests]) / exact),
+            "relative_bias": float(values.mean() / exact - 1.0),
+        }
+    return res
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--edges", type=int, default=1_300_000, help="target MGE edge count (default 1.3 M)")
@@ -163,7 +288,17 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--fullspectrum-reps", type=int, default=5)
     p.add_argument("--skip-layers", action="store_true", help="only the MGE part")
     p.add_argument("--out", type=Path, help="also write the JSON here")
+    p.add_argument("--resnet", type=float, nargs="*", help="ResNet-20 ERK sparsities to measure (real MGEs)")
+    p.add_argument("--released", action="store_true", help="CONV-6 98 %% (random masks): clean vs released")
+    p.add_argument("--baseline-src", type=Path, help="src/ tree of the code to compare with, same masks")
+    p.add_argument("--motif-exact", action="store_true", help="ResNet-20 ERK 98 %%: estimates vs exact count")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker)), default=float))
+        return {}
+    if args.resnet is not None or args.released or args.motif_exact:
+        return real_main(args)
     result = {
         "benchmark": "metrics",
         "machine": {
@@ -179,6 +314,38 @@ def main(argv: list[str] | None = None) -> dict:
     result["machine"]["load_average_at_end"] = os.getloadavg()
     result["process_peak_rss_gb_getrusage"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     text = json.dumps(result, indent=2, default=float)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    return result
+
+
+def real_main(args) -> dict:
+    cases = [
+        {"model": "resnet20", "pruner": "erk", "sparsity": x, "compat": "clean"} for x in args.resnet or []
+    ]
+    if args.released:
+        cases += [
+            {"model": "conv6", "pruner": "random", "sparsity": 0.98, "compat": c}
+            for c in ("clean", "released")
+        ]
+    result: dict = {
+        "benchmark": "metrics-real",
+        "cpus": os.cpu_count(),
+        "load_average_at_start": os.getloadavg(),
+    }
+    result["cases"] = compare(cases, args.baseline_src)
+    if args.released:
+        clean, released = (r["current"] for r in result["cases"][-2:])
+        result["released_over_clean"] = {
+            "seconds": released["total_seconds"] / clean["total_seconds"],
+            "metrics_seconds": released["metrics_seconds"] / clean["metrics_seconds"],
+            "peak": released["peak_above_baseline_gb"] / max(clean["peak_above_baseline_gb"], 1e-9),
+        }
+    if args.motif_exact:
+        result["motif"] = motif_accuracy(20, args.motif_fraction)
+    result["load_average_at_end"] = os.getloadavg()
+    text = json.dumps(result, indent=1, default=float)
     print(text)
     if args.out:
         args.out.write_text(text)

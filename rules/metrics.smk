@@ -1,3 +1,7 @@
+# torch-free: JSON reads and arithmetic
+from snntopo.mge_budget import measure_mge_resource
+
+
 rule measure_mge:
     """Encode one network as its MGE (in memory) and compute the MGE topometrics."""
     input:
@@ -12,7 +16,7 @@ rule measure_mge:
         "../envs/graph.yaml"
     threads: 1
     resources:
-        mem_mb=16000,
+        mem_mb=measure_mge_resource(RESULTS, config["metrics"].get("max_memory_gb", 20)),
         runtime=120,
     params:
         families=families_of("mge"),

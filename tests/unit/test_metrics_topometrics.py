@@ -245,6 +245,25 @@ def test_parallel_and_mutual_edges_clean_sums_released_takes_first():
     assert clean.undirected.nnz == 4 and _raw(g)["1-hop_nei"] == pytest.approx((2 + 3 + 1) / 3)
 
 
+@pytest.mark.parametrize(
+    "edges,free",
+    [
+        ([(0, 1), (1, 2), (0, 2)], True),  # forward edges only (as every MGE): nothing to merge
+        ([(0, 1), (1, 0), (1, 2)], False),  # reciprocal pair
+        ([(0, 1), (0, 1), (1, 2)], False),  # parallel edges
+        ([(0, 1), (1, 1)], False),  # self-loop
+        ([(2, 1), (1, 0)], False),  # backward edges: the O(E) test is only sufficient, so merge exactly
+    ],
+)
+def test_released_skips_the_merge_only_when_it_changes_nothing(edges, free):
+    w = [0.1, 0.2, 0.3][: len(edges)]
+    ga = GraphArrays(_graph(3, edges, weights=w), "released")
+    assert ga.merge_free is free
+    # either path gives the first-merged float16 adjacency
+    A = ga.adjacency_operator[0].dense(np.arange(3))
+    np.testing.assert_array_equal(A, ga._first_merged_adjacency().toarray())
+
+
 # ------------------------------------------------------------------------------------------------
 # motifs
 # ------------------------------------------------------------------------------------------------
@@ -280,10 +299,10 @@ def test_motif_estimate_is_seeded_and_unbiased():
     ga = GraphArrays(synthetic.layered_dag([200, 300, 300, 200], p_edge=0.02, seed=4))
     U = ga.undirected
     exact = connected_4sets_per_vertex(U, None, ga.is_bipartite).sum() / 4
-    a, s = motif_estimate(U, 0.02, seed=7, bipartite=ga.is_bipartite)
-    assert s == int(0.02 * U.shape[0])
-    assert motif_estimate(U, 0.02, seed=7, bipartite=ga.is_bipartite)[0] == a
-    ests = [motif_estimate(U, 0.02, seed=k, bipartite=ga.is_bipartite)[0] for k in range(12)]
+    a = motif_estimate(U, 0.02, seed=7, bipartite=ga.is_bipartite)
+    assert 0 < a.samples <= int(0.02 * U.shape[0])
+    assert motif_estimate(U, 0.02, seed=7, bipartite=ga.is_bipartite) == a
+    ests = [motif_estimate(U, 0.02, seed=k, bipartite=ga.is_bipartite).value for k in range(12)]
     sem = np.std(ests, ddof=1) / np.sqrt(len(ests))
     assert abs(np.mean(ests) - exact) < 4 * sem + 1e-9 * exact
 

@@ -49,8 +49,8 @@ def encode(
     """Encode ``model`` (weights ``|w ⊙ m|``) with the registered encoding ``name``.
 
     ``mge`` returns one graph (options ``pooling``, ``identity_shortcuts``, ``compat``,
-    ``max_memory_gb``); the BGE encodings return ``{module name: graph}`` (option ``layers``; ``unrolled``
-    also takes ``compat``).
+    ``max_memory_gb``, ``reserve_metrics``); the BGE encodings return ``{module name: graph}`` (option
+    ``layers``; ``unrolled`` also takes ``compat``).
     """
     return ENCODINGS.get(name)(model, masks, input_shape, **options)
 

@@ -37,17 +37,15 @@ from snntopo.encoding.geometry import Grid, Relation, conv_taps, pool_relation
 from snntopo.encoding.trace import LayerGraph, LayerSpec, trace_layers
 from snntopo.encoding.weights import Kept, kept_weights
 from snntopo.errors import GraphTooLargeError, InvalidValueError
+from snntopo.mge_budget import (
+    CHUNK_EDGES,
+    graph_bytes,
+    metric_bytes,
+)
 
-# Edges generated per add_edge_list call; bounds the temporary index arrays (~32 MB) whatever the graph.
-CHUNK_EDGES = 1 << 21
-# Upper-bound memory model of a built graph (graph-tool 2.45): every edge sits in the out-list of its
-# source and the in-list of its target (2 × 16 B) in std::vectors grown by doubling (capacity ≤ 2× size;
-# dense conv layers, whose degrees are ~1.1 × a power of two, reach ≈1.8×), plus the weight (double) and
-# layer (int16) properties. Measured peaks: 61 B/edge for the dense WRN-28-2 MGE on 8×8 inputs, 73 B/edge
-# (nodes included) for ResNet-20 at 98 % sparsity (bench/encoding.py).
-BYTES_PER_EDGE = 2 * 16 * 2 + 8 + 2
-BYTES_PER_NODE = 64  # adjacency header (32 B) + malloc header + three int32 vertex properties
-CHUNK_TEMP_BYTES_PER_EDGE = 48  # (n, 2) int64 buffer + index temporaries of one chunk
+# The memory model of the built graph and of the topometrics computed on it lives in snntopo.mge_budget
+# (shared with the measure_mge rule's mem_mb). CHUNK_EDGES bounds the temporary index arrays (~32 MB) per
+# add_edge_list call whatever the graph.
 
 POOLING_MODES = ("compose", "nodes")
 COMPAT_MODES = ("none", "released")
@@ -472,17 +470,28 @@ def _set_gp(g: gt.Graph, name: str, kind: str, value: Any) -> None:
 
 @dataclass(frozen=True)
 class MGESize:
-    """Size of an MGE computed without building it (exact node and edge counts, estimated bytes)."""
+    """Size of an MGE computed without building it: exact node and edge counts, estimated bytes of the
+    graph (``bytes``) and of the topometrics computed on it on top of the graph (``metric_bytes``)."""
 
     n_nodes: int
     n_edges: int
     bytes: int
     partition_sizes: tuple[int, ...]
     edges_per_layer: dict[str, int]
+    metric_bytes: int = 0
 
     @property
     def gigabytes(self) -> float:
         return self.bytes / 1e9
+
+    @property
+    def peak_bytes(self) -> int:
+        """Estimated peak of building the graph and computing its topometrics."""
+        return self.bytes + self.metric_bytes
+
+    @property
+    def peak_gigabytes(self) -> float:
+        return self.peak_bytes / 1e9
 
 
 def _size(plan: MGEPlan, kept: Mapping[str, Kept]) -> MGESize:
@@ -492,9 +501,8 @@ def _size(plan: MGEPlan, kept: Mapping[str, Kept]) -> MGESize:
         key = names[b.layer] if b.layer >= 0 else "(weightless)"
         per_layer[key] = per_layer.get(key, 0) + b.count(kept)
     n_edges = sum(per_layer.values())
-    nbytes = (n_edges * BYTES_PER_EDGE + plan.n_nodes * BYTES_PER_NODE
-              + min(n_edges, CHUNK_EDGES) * CHUNK_TEMP_BYTES_PER_EDGE)  # fmt: skip
-    return MGESize(plan.n_nodes, n_edges, nbytes, tuple(plan.sizes), per_layer)
+    return MGESize(plan.n_nodes, n_edges, graph_bytes(n_edges, plan.n_nodes), tuple(plan.sizes), per_layer,
+                   metric_bytes(n_edges, plan.n_nodes))  # fmt: skip
 
 
 def mge_partition_sizes(model: nn.Module, input_shape: Sequence[int], **options: Any) -> list[int]:
@@ -519,6 +527,7 @@ def encode_mge(
     identity_shortcuts: bool = False,
     compat: str | None = None,
     max_memory_gb: float = 20.0,
+    reserve_metrics: bool = True,
 ) -> gt.Graph:
     """The MGE of ``model`` with weights ``|w ⊙ m|`` for inputs of shape (C, H, W).
 
@@ -526,17 +535,21 @@ def encode_mge(
     units; in the compat input partition it indexes the padded grid), ``ep`` weight (float32 values in a
     double map) and layer (prunable-layer index, -1 for weight-less pooling/identity edges), ``gp``
     partition_sizes, partition_names, partition_layers, layer_names, encoding, options.
-    Raises :class:`GraphTooLargeError` before allocating anything if the estimate exceeds the budget.
+    Raises :class:`GraphTooLargeError` before allocating anything if the estimated peak exceeds the budget
+    ``max_memory_gb``: the graph plus, with ``reserve_metrics`` (default; the pipeline measures every MGE
+    it builds), the topometrics computed on it (snntopo.mge_budget).
     """
     plan = plan_mge(trace_layers(model, input_shape), pooling=pooling, identity_shortcuts=identity_shortcuts,
                     compat=compat)  # fmt: skip
     kept = kept_weights(model, masks)
     size = _size(plan, kept)
-    if size.bytes > max_memory_gb * 1e9:
+    need = size.peak_bytes if reserve_metrics else size.bytes
+    if need > max_memory_gb * 1e9:
+        what = "graph + topometrics peak" if reserve_metrics else "graph"
         err = GraphTooLargeError(
-            f"MGE would have {size.n_edges:,} edges and {size.n_nodes:,} nodes, about "
-            f"{size.gigabytes:.1f} GB (budget max_memory_gb={max_memory_gb}); raise max_memory_gb, prune "
-            "further or use a per-layer encoding"
+            f"MGE would have {size.n_edges:,} edges and {size.n_nodes:,} nodes: estimated {what} "
+            f"{need / 1e9:.1f} GB (graph {size.gigabytes:.1f} GB) exceeds the budget max_memory_gb="
+            f"{max_memory_gb}; raise max_memory_gb, prune further or use a per-layer encoding"
         )
         err.size = size  # type: ignore[attr-defined]
         raise err

@@ -15,6 +15,8 @@ Conventions used across the metrics stage (METHOD.md §2, §3):
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
@@ -25,9 +27,15 @@ DENSE_MAX = 300
 #: ARPACK relative residual tolerance: every returned θ lies within tol·|θ| of an eigenvalue (and usually
 #: far closer: Ritz values converge quadratically in the residual)
 DEFAULT_TOL = 1e-6
-#: Largest Lanczos basis of a first attempt (see :func:`_eigsh`). Clustered top eigenvalues need a large
-#: basis: with ARPACK's default 20 a fragmented 200 k-edge CONV-6 MGE took 12 501 products, with 80 only 158
+#: Lanczos basis of the escalation after a first attempt (see :func:`_eigsh`). Clustered top eigenvalues need
+#: a large basis: with ARPACK's default 20 a fragmented 200 k-edge CONV-6 MGE took 12 501 products, with 80
+#: only 158
 DEFAULT_NCV = 64
+#: Basis of the first attempt, clipped to [FIRST_NCV_MIN, FIRST_NCV_MAX] by the mean row count, and its
+#: restart limit. ARPACK's own work per step is O(n·ncv) (re-orthogonalisation) against O(nnz) for a
+#: product; on ResNet-20 ERK MGEs (14–260 entries per row, 192 k rows) ncv 8–16 was fastest in wall time
+#: (bench/metrics.py; 90 %: 81 products at ncv 16 vs 140+ at 64 with 4× the per-step cost).
+FIRST_NCV_MIN, FIRST_NCV_MAX, FIRST_MAXITER = 8, 16, 12
 
 
 def _v0(n: int, seed: int) -> np.ndarray:
@@ -65,22 +73,41 @@ def top_eigenvalues(
     return np.concatenate([vals, np.zeros(k - vals.size)])
 
 
+def _one_blas_thread() -> AbstractContextManager:
+    """Limit BLAS to one thread (threadpoolctl, when installed). ARPACK's per-step work is BLAS-2 on vectors
+    of length n, too small to gain from threads: on the shared 2-vCPU machine a 2-thread OpenBLAS made the
+    ResNet-20 ERK 98 % spectral step 1.5–2.5× slower than one thread (thread hand-offs under load)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional
+        return nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def _eigsh(
     A, k: int, which: str, tol: float, seed: int, v0_mask: np.ndarray | None = None, nnz: int | None = None
 ) -> np.ndarray:
+    with _one_blas_thread():
+        return _eigsh_attempts(A, k, which, tol, seed, v0_mask, nnz)
+
+
+def _eigsh_attempts(
+    A, k: int, which: str, tol: float, seed: int, v0_mask: np.ndarray | None, nnz: int | None
+) -> np.ndarray:
     """ARPACK, with a basis sized to the problem and escalation when it does not converge.
 
-    ARPACK's own work per restart is O(n·ncv²) while a product costs O(nnz): on sparse graphs (a few
-    entries per row) a large basis is mostly overhead, on dense ones it is cheap. So the first attempt
-    uses ``ncv ≈ nnz/n`` (clipped to [20, DEFAULT_NCV]) and at most 30 restarts; if the top eigenvalues
-    are too clustered for that, it is retried with DEFAULT_NCV vectors, then with twice as many and a 10×
-    looser tolerance, and finally the Ritz values that did converge are accepted if there are enough.
+    ARPACK's own work per restart is O(n·ncv²) while a product costs O(nnz), and a small basis converges
+    in few restarts when the top eigenvalues are separated. So the first attempt uses a small basis
+    (``nnz/n`` clipped to [FIRST_NCV_MIN, FIRST_NCV_MAX]) and at most FIRST_MAXITER restarts; if the top
+    eigenvalues are too clustered for that, it is retried with DEFAULT_NCV vectors, then with twice as
+    many and a 10× looser tolerance, and finally the Ritz values that did converge are accepted if there
+    are enough.
     """
     n = A.shape[0]
     per_row = (nnz or 0) / max(n, 1)
-    first = int(np.clip(per_row, 20, DEFAULT_NCV))
+    first = int(np.clip(per_row, FIRST_NCV_MIN, FIRST_NCV_MAX))
     v0 = _v0(n, seed) if v0_mask is None else _v0(n, seed) * v0_mask
-    attempts = [(first, tol, 30), (DEFAULT_NCV, tol, None), (2 * DEFAULT_NCV, 10 * tol, None)]
+    attempts = [(first, tol, FIRST_MAXITER), (DEFAULT_NCV, tol, None), (2 * DEFAULT_NCV, 10 * tol, None)]
     last: ArpackNoConvergence | None = None
     for ncv, t, maxiter in attempts:
         ncv = min(n - 1, max(2 * k + 1, ncv))
