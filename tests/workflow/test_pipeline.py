@@ -14,6 +14,8 @@ import pytest
 import torch
 from workflow_helpers import Workflow, hang_ceiling
 
+from snntopo.training.loop import STOP_AFTER_EPOCH_ENV
+
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
 TINY = {
@@ -75,21 +77,37 @@ def test_touching_a_pruning_parameter_reruns_exactly_the_affected_jobs(swept):
     assert "init_model" not in jobs and "prepare_dataset" not in jobs
 
 
+def _stopped_job(session: int) -> bool:
+    """Whether a process of ``session`` (snakemake's session) is stopped (state T in /proc)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended while we looked
+        if fields[0] == "T" and int(fields[3]) == session:  # state, ppid, pgrp, session
+            return True
+    return False
+
+
 def test_killed_training_job_resumes_from_its_checkpoint_and_matches(swept, tmp_path):
     wf = Workflow(tmp_path / "wf")
     wf.write_config(TINY)
     target = POINT.format(pruner="snip", sparsity="0.9") + "/train/metrics.json"
     ckpt = wf.path / POINT.format(pruner="snip", sparsity="0.9") / "train/checkpoint.pt"
+    # The training job stops itself (SIGSTOP) once epoch 1's checkpoint is written: a known state to kill
+    # at, however fast or slow the machine (a timer would race a 3-epoch job).
+    env = {**wf.env(), STOP_AFTER_EPOCH_ENV: "1"}
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "snakemake"), "--cores", "1", target],
-        cwd=wf.path, env=wf.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=wf.path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip
-    # Wait for the checkpoint (or the run's end); the ceiling only stops a hung run: data, init, prune, train.
+    # Wait for the stopped job; the ceiling only ends a hung run (data, init, prune, train).
     deadline = time.monotonic() + hang_ceiling(jobs=4)
-    while not ckpt.exists() and time.monotonic() < deadline and proc.poll() is None:
+    while not _stopped_job(proc.pid) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
-    assert ckpt.exists(), "no checkpoint appeared"
+    assert _stopped_job(proc.pid), "the training job never reached the end of epoch 1"
+    assert ckpt.exists()
     os.killpg(proc.pid, signal.SIGKILL)  # snakemake and its job, mid-training
     proc.wait()
     assert not (wf.path / target).exists()

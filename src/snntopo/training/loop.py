@@ -32,6 +32,7 @@ import math
 import os
 import random
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -166,6 +167,17 @@ class TrainStep:
         return loss.detach(), (out.detach().argmax(1) == y).sum()
 
 
+#: Fault injection for crash tests: ``SNNTOPO_STOP_AFTER_EPOCH=k`` makes the training process stop
+#: itself (SIGSTOP) once epoch k's checkpoint is on disk, so a test can kill it at a known state instead
+#: of racing a fast job with a timer. Unset in normal runs.
+STOP_AFTER_EPOCH_ENV = "SNNTOPO_STOP_AFTER_EPOCH"
+
+
+def _pause_if_requested(epoch: int) -> None:
+    if os.environ.get(STOP_AFTER_EPOCH_ENV) == str(epoch) and hasattr(signal, "SIGSTOP"):
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+
 def train(
     model: nn.Module,
     masks: Mapping[str, torch.Tensor] | None,
@@ -259,6 +271,7 @@ def train(
             _write_log(out / LOG, history)
             _log_epoch(history[-1], recipe.epochs)
             epochs.update()
+            _pause_if_requested(epoch)
         epochs.close()
 
     model.eval()
