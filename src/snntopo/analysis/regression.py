@@ -256,6 +256,7 @@ class CVResult:
     r2: float
     mae: float
     fitted: str = ""  # what was fitted (``ols``, ``ridge``, ``ols+ridge`` across folds, ``xgboost``, ...)
+    train_mean: np.ndarray | None = None  # mean target of the training fold each row was predicted from
     importance_mean: np.ndarray | None = None  # R² decrease per feature (permutation on held-out folds)
     importance_std: np.ndarray | None = None
 
@@ -285,12 +286,13 @@ def cross_validate(
 
         splits = make_splits(pd.DataFrame(index=range(n)), "network", cfg.folds, cfg.seed)
     make = ESTIMATORS.get(estimator)
-    oof = np.empty(n)
+    oof, train_mean = np.empty(n), np.empty(n)
     kinds: set[str] = set()
     R = int(importance_repeats)
     perm_pred = np.empty((R, p, n)) if R else None
     for fold, (tr, te) in enumerate(splits):
         prep = Preprocessor.fit(X[tr])
+        train_mean[te] = y[tr].mean()
         if not prep.keep.any():  # nothing varies in this training fold: predict its mean
             oof[te] = y[tr].mean()
             kinds.add("mean")
@@ -312,7 +314,7 @@ def cross_validate(
                 perm_pred[r][:, te] = model.predict(prep.transform(stacked.reshape(p * m, p))).reshape(p, m)
     r2 = float(r2_score(y, oof))
     mae = float(np.abs(oof - y).mean())
-    result = CVResult(oof, r2, mae, "+".join(sorted(kinds)))
+    result = CVResult(oof, r2, mae, "+".join(sorted(kinds)), train_mean)
     if R:
         drops = r2 - r2_score(y, perm_pred)  # (R, p)
         result.importance_mean = drops.mean(axis=0)
@@ -543,7 +545,17 @@ REGRESSION_COLUMNS = [
     "status",
     "reason",
 ]
-PREDICTION_COLUMNS = ["protocol", "cv", "feature_set", "estimator", *NETWORK_KEYS, "target", "y", "y_pred"]
+PREDICTION_COLUMNS = [
+    "protocol",
+    "cv",
+    "feature_set",
+    "estimator",
+    *NETWORK_KEYS,
+    "target",
+    "y",
+    "y_pred",
+    "y_train_mean",
+]
 _FEATURE_INFO = ["feature", "family", "layer", "metric", "group"]
 COEFFICIENT_COLUMNS = [
     "protocol",
@@ -713,6 +725,7 @@ def _regress_group(
             p.insert(0, "cv", scheme)
             p.insert(0, "protocol", gfields["protocol"])
             p["target"], p["y"], p["y_pred"] = sub["target"].to_numpy(), y, res.oof
+            p["y_train_mean"] = res.train_mean
             preds.append(p)
             if want_imp:
                 imp = info.copy()
