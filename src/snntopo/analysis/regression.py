@@ -334,7 +334,8 @@ def seed_ceiling(y: np.ndarray, configs: np.ndarray) -> CVResult:
     """The seed-noise ceiling: predict each network by the mean target of the other seeds of its
     configuration (networks of single-seed configurations get NaN and are left out of the score).
 
-    No feature set can predict a seed's own noise, so this is about the best any of them can do."""
+    It is the best a feature set that only identifies the configuration can do; a feature set can beat it
+    only by reading what differs between the seeds of one configuration."""
     codes = pd.factorize(pd.Series(configs))[0]
     total = np.bincount(codes, weights=y)
     count = np.bincount(codes)
