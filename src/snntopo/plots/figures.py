@@ -52,9 +52,9 @@ FIGURE_CAPTIONS: dict[str, str] = {
     "metric_vs_drop": "Each metric (rows) against the accuracy-drop target, one panel per dataset (columns), "
     "one point per network coloured by model, with a least-squares line per model. Axes span the 1st–99th "
     "percentiles so outliers do not squash the rest; the number of points outside is noted in the panel.",
-    "mge_drawing": "By default a toy example, not a network of the study: the multipartite graph encoding "
-    "of a small random sparse MLP (or of the graph named in analysis.mge_graph), vertices coloured by partition "
-    "(layer), laid out by partition; edge width ∝ |w|.",
+    "mge_drawing": "By default a toy example, not a network of the study: the multipartite graph "
+    "encoding of a small random sparse MLP (or of the graph named in analysis.mge_graph), vertices "
+    "coloured by partition (layer), laid out by partition; edge width ∝ |w|.",
 }
 
 
