@@ -56,7 +56,7 @@ def test_tables_cover_both_protocols_estimators_and_feature_families(run):
     reg = pd.read_csv(out / "tables/regression.csv")
     ok = reg[reg["status"] == "ok"]
     assert set(ok["protocol"]) == {"model_dataset", "model_dataset_sparsity"}
-    assert set(ok["estimator"]) == {"ols", "gbt"}
+    assert set(ok["estimator"]) == {"linear", "gbt"}
     assert {"mge", "density", "rolled", "rolled_channel", "ramanujan", "mge+density"} <= set(
         ok["feature_set"]
     )
@@ -75,7 +75,7 @@ def test_tables_cover_both_protocols_estimators_and_feature_families(run):
     sums = perm.groupby("level")["importance"].sum()  # shares of the five groups sum to 1 per level
     assert sums.to_numpy() == pytest.approx(1.0)
     rank = pd.read_csv(out / "tables/ranking_summary.csv")
-    assert {"mge/gbt", "density/ols", "ramanujan:mean_delta_r_norm", "ramanujan:mean_imdb"} <= set(
+    assert {"mge/gbt", "density/linear", "ramanujan:mean_delta_r_norm", "ramanujan:mean_imdb"} <= set(
         rank["candidate"]
     )
     by = rank.set_index("candidate")
