@@ -255,8 +255,11 @@ def _cell(mean: float, lo: float, hi: float) -> str:
     return f"{mean:.3f}"
 
 
-def run_claims(tables: Mapping[str, pd.DataFrame], cfg: AnalysisConfig) -> dict[str, pd.DataFrame]:
+def run_claims(
+    tables: Mapping[str, pd.DataFrame], config: Mapping[str, Any] | AnalysisConfig | None = None
+) -> dict[str, pd.DataFrame]:
     """``headline_r2``, ``learner_stability`` and ``claims`` from the other stages' tables."""
+    cfg = AnalysisConfig.from_dict(config)
     return {
         "headline_r2": headline_r2(tables["regression"], cfg),
         "learner_stability": learner_stability(tables["regression"], cfg),
