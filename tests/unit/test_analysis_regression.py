@@ -155,7 +155,7 @@ def test_tree_learners_are_the_libraries_with_the_configured_settings():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(60, 3))
     y = X[:, 0] ** 2 + 0.01 * rng.normal(size=60)
-    ref = XGBRegressor(n_estimators=50, max_depth=5, learning_rate=0.2, tree_method="hist", random_state=3)
+    ref = XGBRegressor(n_estimators=50, max_depth=5, learning_rate=0.2, tree_method="exact", random_state=3)
     np.testing.assert_allclose(ESTIMATORS.get("gbt_alt")(cfg).fit(X, y).predict(X), ref.fit(X, y).predict(X))
 
 

@@ -27,8 +27,8 @@ key                          meaning (default)
                              (``[density, mge, rolled, rolled_channel, ramanujan]``)
 ``gbt`` / ``gbt_alt``        XGBoost settings: ``{n_estimators: 100, max_depth: 3, learning_rate: 0.1}`` /
                              ``{n_estimators: 50, max_depth: 6, learning_rate: 0.2}``
-``rf`` / ``rf_alt``          random-forest settings: ``{n_estimators: 100, max_features: 1.0,
-                             min_samples_leaf: 1}`` / ``{n_estimators: 100, max_features: 0.33,
+``rf`` / ``rf_alt``          random-forest settings: ``{n_estimators: 50, max_features: 1.0,
+                             min_samples_leaf: 1}`` / ``{n_estimators: 50, max_features: 0.33,
                              min_samples_leaf: 3}``
 ``min_group_size``           groups with fewer networks are skipped, reason recorded (``2 × folds``)
 ``importance_feature_sets``  feature sets whose permutation importances are computed (``[mge]``)
@@ -78,8 +78,8 @@ _LIST_KEYS = (
 LEARNER_SETTINGS: dict[str, dict[str, Any]] = {
     "gbt": {"n_estimators": 100, "max_depth": 3, "learning_rate": 0.1},
     "gbt_alt": {"n_estimators": 50, "max_depth": 6, "learning_rate": 0.2},
-    "rf": {"n_estimators": 100, "max_features": 1.0, "min_samples_leaf": 1},
-    "rf_alt": {"n_estimators": 100, "max_features": 0.33, "min_samples_leaf": 3},
+    "rf": {"n_estimators": 50, "max_features": 1.0, "min_samples_leaf": 1},
+    "rf_alt": {"n_estimators": 50, "max_features": 0.33, "min_samples_leaf": 3},
 }
 
 

@@ -171,7 +171,7 @@ def r2_by_feature_set(
                 ax.set_axis_off()
                 continue
             sns.pointplot(data=d, x="r2", y="feature_set", hue="estimator", order=order, palette=palette,
-                          errorbar=("ci", 95), seed=cfg.seed, n_boot=max(cfg.bootstrap, 1), linestyle="none",
+                          errorbar=("ci", 95), seed=cfg.seed, n_boot=min(max(cfg.bootstrap, 1), 200), linestyle="none",
                           dodge=0.5, ax=ax, legend=False)  # fmt: skip
             ax.axvline(0, c="grey", lw=0.6)
             ax.set_xlim(-1.05, 1.05)
