@@ -170,8 +170,9 @@ def r2_by_feature_set(
                 ax.text(0.5, 0.5, "no group common to every feature set", ha="center", va="center")
                 ax.set_axis_off()
                 continue
+            n_boot = min(max(cfg.bootstrap, 1), 200)  # the figure's intervals; the tables carry the full ones
             sns.pointplot(data=d, x="r2", y="feature_set", hue="estimator", order=order, palette=palette,
-                          errorbar=("ci", 95), seed=cfg.seed, n_boot=min(max(cfg.bootstrap, 1), 200), linestyle="none",
+                          errorbar=("ci", 95), seed=cfg.seed, n_boot=n_boot, linestyle="none",
                           dodge=0.5, ax=ax, legend=False)  # fmt: skip
             ax.axvline(0, c="grey", lw=0.6)
             ax.set_xlim(-1.05, 1.05)
