@@ -139,3 +139,4 @@ def test_analysis_runs_on_the_published_tables_without_training(tmp_path):
     wf.run("--config", f"external_tables={sample}", "--report", "report.html")
     html = (wf.path / "report.html").read_text(errors="replace")
     assert "r2_by_feature_set" in html and "accuracy_vs_sparsity" in html
+    assert "claims" in html and "headline_r2" in html  # the report's tables

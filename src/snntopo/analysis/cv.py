@@ -76,6 +76,8 @@ def _checksums(frame: pd.DataFrame) -> np.ndarray | None:
 def config_labels(frame: pd.DataFrame) -> np.ndarray:
     """One label per configuration (dataset, model, pruner, sparsity) present in ``frame``."""
     keys = [k for k in CONFIG_KEYS if k in frame]
+    if frame.empty:
+        return np.array([], dtype=object)
     return frame[keys].astype(str).agg("|".join, axis=1).to_numpy()
 
 

@@ -815,6 +815,8 @@ SUMMARY_COLUMNS = [
 
 def group_ids(frame: pd.DataFrame) -> pd.Series:
     """One string per regression group (its dataset, model and sparsity)."""
+    if frame.empty:  # agg over no rows returns a frame, not a series
+        return pd.Series([], index=frame.index, dtype=object)
     return frame[list(GROUP_KEYS)].astype(str).agg("|".join, axis=1)
 
 
