@@ -1,21 +1,24 @@
-"""Regression of the accuracy drop on feature sets, under the grouping protocols of METHOD.md §4.2.
+"""Regression of the accuracy drop on feature sets, per grouping protocol, CV scheme and learner.
 
-For every protocol, group and feature set, the target ``y`` (``drop.add_target``) is predicted out of
-fold by seeded shuffled k-fold cross-validation with each estimator; scores are R² and MAE of the
-pooled out-of-fold predictions. The same pass yields the out-of-fold predictions used by the ranking
+For every protocol, group, CV scheme (``cv.CV_SCHEMES``: held-out configurations, held-out pruner,
+seen configurations) and feature set, the target ``y`` (``drop.add_target``) is predicted out of fold
+with each learner (XGBoost, scikit-learn random forests, OLS or ridge); scores are R² and MAE of the
+pooled out-of-fold predictions. Each group also gets a constant-predictor floor and the seed-noise
+ceiling (``kind`` floor / ceiling). The same pass yields the out-of-fold predictions used by the ranking
 study and, for the feature sets named in ``importance_feature_sets``, permutation importances on the
-held-out folds. OLS is also fitted once on the whole group for coefficients, confidence intervals and
-p-values.
+held-out folds. OLS is also fitted once on the whole group (where n ≥ 10 p) for coefficients, intervals,
+p-values and variance inflation factors.
 
 Degenerate cases (each recorded in the ``status``/``reason`` columns, never silently):
 
 * rows with every feature of the set missing are left out of that set's regression (``n`` counts the rest);
 * columns all-missing or constant within the group are dropped before CV; inside each training fold,
-  columns constant in the fold are dropped and remaining NaN/±inf are imputed with the training-fold
+  columns constant in the fold (up to rounding, relative to their magnitude) are dropped and remaining NaN/±inf are imputed with the training-fold
   median (also applied to the test fold), then features are standardised with training-fold statistics;
 * groups with fewer than ``min_group_size`` networks (default 2 × folds), without any informative
   feature, or with a constant target are skipped, and so is a combination ``a+b`` in a group where one
-  of its parts has no informative column;
+  of its parts has no informative column; a scheme that cannot make two folds (one configuration,
+  one pruner) is skipped with that reason;
 * a protocol that pools (model, dataset) pairs needs dense accuracies; without them it is refused
   (one ``skipped`` row per feature set and estimator carries the message).
 """
