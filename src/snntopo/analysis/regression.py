@@ -13,8 +13,9 @@ Degenerate cases (each recorded in the ``status``/``reason`` columns, never sile
 
 * rows with every feature of the set missing are left out of that set's regression (``n`` counts the rest);
 * columns all-missing or constant within the group are dropped before CV; inside each training fold,
-  columns constant in the fold (up to rounding, relative to their magnitude) are dropped and remaining NaN/±inf are imputed with the training-fold
-  median (also applied to the test fold), then features are standardised with training-fold statistics;
+  columns constant in the fold (up to rounding, relative to their magnitude) are dropped and remaining
+  NaN/±inf are imputed with the training-fold median (also applied to the test fold), then features are
+  standardised with training-fold statistics;
 * groups with fewer than ``min_group_size`` networks (default 2 × folds), without any informative
   feature, or with a constant target are skipped, and so is a combination ``a+b`` in a group where one
   of its parts has no informative column; a scheme that cannot make two folds (one configuration,
