@@ -273,8 +273,10 @@ def ranking_tau(
     panels = ((axes[0][0], "kendall_tau", "Kendall τ_b"), (axes[0][1], "top1", "top-1 agreement"))
     for ax, col, label in panels:
         mean = s[col].to_numpy(float)
-        lo = np.nan_to_num(mean - s[f"{col}_low"].to_numpy(float))
-        hi = np.nan_to_num(s[f"{col}_high"].to_numpy(float) - mean)
+        # a hierarchical interval need not contain the point estimate (resampling the seeds adds noise to
+        # the truth, which lowers τ): draw the part of the interval on each side of the point
+        lo = np.clip(np.nan_to_num(mean - s[f"{col}_low"].to_numpy(float)), 0, None)
+        hi = np.clip(np.nan_to_num(s[f"{col}_high"].to_numpy(float) - mean), 0, None)
         ax.errorbar(mean, y, xerr=[lo, hi], fmt="none", ecolor="grey", elinewidth=1)
         ax.scatter(mean, y, c=list(colours), zorder=3, plotnonfinite=False)
         ax.axvline(0, c="grey", lw=0.6)
