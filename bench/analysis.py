@@ -75,6 +75,9 @@ def main() -> None:
     ap.add_argument("--networks", type=int, default=2520)
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--bootstrap", type=int, default=1000)
+    ap.add_argument(
+        "--out", type=Path, default=None, help="keep tables and figures here (default: a temp dir)"
+    )
     args = ap.parse_args()
     load_before = os.getloadavg()
     table = bench_table(args.networks)
@@ -85,7 +88,7 @@ def main() -> None:
         "bootstrap": args.bootstrap,
     })  # fmt: skip
     stages: dict[str, float] = {}
-    out = Path(tempfile.mkdtemp(prefix="bench_analysis_"))
+    out = args.out or Path(tempfile.mkdtemp(prefix="bench_analysis_"))
 
     def timed(name, fn, *a, **k):
         t0 = time.perf_counter()
