@@ -339,7 +339,7 @@ def metric_vs_drop(
                 ax.text(0.98, 0.02, f"{outside} outside", transform=ax.transAxes, ha="right", fontsize=6)
             ax.set_xlim(*xlim)
             ax.set_ylim(*ylim)
-            ax.set_title(f"{col} — {ds}", fontsize=8)
+            ax.set_title(f"{col.split(':', 1)[-1]} · {ds}", fontsize=7)
             ax.tick_params(labelsize=7)
     fig.supylabel(_target_label(frame), fontsize=9)
     handles = [plt.Line2D([], [], color=colours[m], marker="o", lw=0) for m in models]
