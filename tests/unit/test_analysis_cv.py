@@ -274,7 +274,8 @@ def test_claims_follow_the_planted_truth():
     # mge holds the driver; rolled and density are noise: claim 1 must hold under both schemes
     table = make_synthetic_table(noise=0.01, sparsities=(0.5, 0.7, 0.9))
     cfg = {**FAST, "feature_sets": ["mge", "rolled", "rolled_channel", "density"], "estimators": ["gbt"],
-           "gbt": {"n_estimators": 30}, "protocols": ["model_dataset"]}  # fmt: skip
+           "gbt": {"n_estimators": 30}, "protocols": ["model_dataset"],
+           "ranking_scores": {"ramanujan:mean_delta_r_norm": "higher", "ramanujan:mean_imdb": "higher"}}  # fmt: skip
     table = table.assign(
         **{c.replace("rolled:", "rolled_channel:"): table[c] for c in table if "rolled:" in c}
     )
