@@ -273,9 +273,9 @@ def test_claims_verdict_rule_by_hand():
 def test_claims_follow_the_planted_truth():
     # mge holds the driver; rolled and density are noise: claim 1 must hold under both schemes
     table = make_synthetic_table(noise=0.01, sparsities=(0.5, 0.7, 0.9))
+    scores = {"ramanujan:mean_delta_r_norm": "higher", "ramanujan:mean_imdb": "higher"}
     cfg = {**FAST, "feature_sets": ["mge", "rolled", "rolled_channel", "density"], "estimators": ["gbt"],
-           "gbt": {"n_estimators": 30}, "protocols": ["model_dataset"],
-           "ranking_scores": {"ramanujan:mean_delta_r_norm": "higher", "ramanujan:mean_imdb": "higher"}}  # fmt: skip
+           "gbt": {"n_estimators": 30}, "protocols": ["model_dataset"], "ranking_scores": scores}  # fmt: skip
     table = table.assign(
         **{c.replace("rolled:", "rolled_channel:"): table[c] for c in table if "rolled:" in c}
     )
