@@ -19,7 +19,8 @@ rule import_published:
 
 
 rule analyse:
-    """Regression of the drop per feature set and protocol, metric importance, PaI ranking, figures."""
+    """Regression of the drop per feature set, protocol and CV scheme, importance, PaI ranking, the claims
+    table, report tables and figures."""
     input:
         table=ANALYSIS_INPUT,
     output:
@@ -34,6 +35,15 @@ rule analyse:
             for path in ANALYSIS_FIGURES_PNG
         ],
         pdfs=ANALYSIS_FIGURES_PDF,
+        report_tables=[
+            report(
+                path,
+                caption=f"../report/{Path(path).stem}.rst",
+                category="Tables",
+                labels={"table": Path(path).stem},
+            )
+            for path in ANALYSIS_REPORT_TABLES
+        ],
     log:
         ROUTE_DIR / "logs/analyse.log",
     benchmark:

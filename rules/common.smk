@@ -164,11 +164,12 @@ ANALYSIS_DIR = ROUTE_DIR / "analysis"
 _expected = expected_outputs(ANALYSIS_DIR)
 ANALYSIS_TABLES = [
     str(p)
-    for stage in ("regression", "importance", "ranking")
+    for stage in ("regression", "importance", "ranking", "claims")
     for p in _expected[stage]
 ]
 ANALYSIS_FIGURES_PNG = [str(p) for p in _expected["figures"] if p.suffix == ".png"]
 ANALYSIS_FIGURES_PDF = [str(p) for p in _expected["figures"] if p.suffix == ".pdf"]
+ANALYSIS_REPORT_TABLES = [str(p) for p in _expected["report"]]
 
 
 # DST topology over training (rules/dst.smk): one job per DST point, one table and figure for the sweep.

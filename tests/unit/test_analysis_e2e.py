@@ -13,6 +13,7 @@ from snntopo.analysis import (
     expected_outputs,
     load_published_tables,
     run_all,
+    run_claims,
     run_importance,
     run_ranking,
     run_regression,
@@ -25,6 +26,9 @@ FAST = {
     "gbt": {"n_estimators": 5, "max_depth": 2, "learning_rate": 0.5},
     "bootstrap": 50,
     "importance_repeats": 2,
+    "gbt_alt": {"n_estimators": 5},
+    "rf": {"n_estimators": 5},
+    "rf_alt": {"n_estimators": 5},
 }
 
 
@@ -54,9 +58,13 @@ def test_every_table_and_figure_is_written(run):
 def test_tables_cover_both_protocols_estimators_and_feature_families(run):
     out, _ = run
     reg = pd.read_csv(out / "tables/regression.csv")
-    ok = reg[reg["status"] == "ok"]
+    assert set(reg["cv"]) == {"config", "network", "pruner"}  # pruner: added for the ranking protocol
+    assert set(reg.loc[reg["cv"] == "pruner", "protocol"]) == {"model_dataset"}
+    ok = reg[(reg["status"] == "ok") & (reg["kind"] == "features")]
     assert set(ok["protocol"]) == {"model_dataset", "model_dataset_sparsity"}
-    assert set(ok["estimator"]) == {"ols", "gbt"}
+    assert set(ok["estimator"]) == {"linear", "gbt", "gbt_alt", "rf", "rf_alt"}
+    assert {"floor", "ceiling"} <= set(reg["kind"])
+    ok = ok[ok["cv"] == "config"]
     assert {"mge", "density", "rolled", "rolled_channel", "ramanujan", "mge+density"} <= set(
         ok["feature_set"]
     )
@@ -79,10 +87,12 @@ def test_tables_cover_both_protocols_estimators_and_feature_families(run):
     groups = pd.read_csv(out / "tables/importance_groups.csv")
     perm = groups[(groups["source"] == "permutation") & (groups["by"] == "sparsity")]
     assert set(perm["group"]) == set(METRIC_GROUPS)
-    sums = perm.groupby("level")["importance"].sum()  # shares of the five groups sum to 1 per level
+    # shares of the five groups sum to 1 per level and CV scheme
+    sums = perm.groupby(["level", "cv"])["importance"].sum()
     assert sums.to_numpy() == pytest.approx(1.0)
     rank = pd.read_csv(out / "tables/ranking_summary.csv")
-    assert {"mge/gbt", "density/ols", "ramanujan:mean_delta_r_norm", "ramanujan:mean_imdb_norm"} <= set(
+    rank = rank[rank["cv"].isin(["pruner", "none"])]
+    assert {"mge/gbt", "density/linear", "ramanujan:mean_delta_r_norm", "ramanujan:mean_imdb_norm"} <= set(
         rank["candidate"]
     )
     by = rank.set_index("candidate")
@@ -100,8 +110,9 @@ def test_identical_inputs_give_identical_table_bytes(table, tmp_path):
         imp = run_importance(sub, FAST, regression=reg)
         rank = run_ranking(sub, FAST, predictions=reg["predictions"])
         tables = {**reg, **imp, **rank}
+        tables.update(run_claims(tables, FAST))
         written.append(write_tables({k: tables[k] for names in TABLES.values() for k in names}, run_dir))
-    assert [p.name for p in written[0]] == [p.name for p in written[1]] and len(written[0]) == 12
+    assert [p.name for p in written[0]] == [p.name for p in written[1]] and len(written[0]) == 15
     for a, b in zip(*written, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
     assert pd.read_csv(written[0][0]).shape[0] > 0

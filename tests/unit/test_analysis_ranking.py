@@ -9,7 +9,11 @@ from snntopo.analysis.ranking import rank_scores
 from snntopo.analysis.stats import bootstrap_mean_ci
 from snntopo.analysis.synthetic import make_synthetic_table
 
-FAST = {"gbt": {"n_estimators": 20, "max_depth": 2, "learning_rate": 0.3}, "bootstrap": 200}
+FAST = {
+    "gbt": {"n_estimators": 20, "max_depth": 2, "learning_rate": 0.3},
+    "bootstrap": 200,
+    "headline_estimators": [],
+}
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +29,12 @@ def ranked():
     return table, run_ranking(table, cfg, predictions=preds)
 
 
-def _summary(res, candidate):
-    s = res["ranking_summary"].set_index("candidate")
-    return s.loc[candidate]
+def _summary(res, candidate, cv=None):
+    """Summary row of ``candidate`` (supervised: under ``cv``, default the held-out-pruner scheme)."""
+    s = res["ranking_summary"]
+    if cv is None:
+        cv = "pruner" if "/" in candidate else "none"
+    return s[(s["candidate"] == candidate) & (s["cv"] == cv)].set_index("candidate").loc[candidate]
 
 
 def test_planted_ranking_is_recovered_with_tau_one(ranked):
@@ -39,9 +46,9 @@ def test_planted_ranking_is_recovered_with_tau_one(ranked):
     np.testing.assert_allclose(planted["spearman_rho"], 1.0, atol=1e-12)
     assert (planted["top1"] == 1.0).all() and (planted["true_best"] == "p0").all()
     s = _summary(res, "ramanujan:mean_delta_r_norm")
-    assert [s["kendall_tau"], s["kendall_tau_low"], s["kendall_tau_high"]] == pytest.approx(
-        [1, 1, 1], abs=1e-12
-    )
+    # the interval also resamples the seeds behind the true ranking, which is noisy (x varies by seed)
+    assert s["kendall_tau"] == pytest.approx(1, abs=1e-12) and s["kendall_tau_high"] == pytest.approx(1)
+    assert 0.6 <= s["kendall_tau_low"] < 1 and s["ci_method"].startswith("hierarchical")
 
 
 def test_reversed_ranking_gives_tau_minus_one(ranked):
@@ -54,12 +61,12 @@ def test_reversed_ranking_gives_tau_minus_one(ranked):
 
 def test_supervised_ranking_by_predicted_drop(ranked):
     _, res = ranked
-    assert _summary(res, "mge/ols")["kendall_tau"] == pytest.approx(
+    assert _summary(res, "mge/linear")["kendall_tau"] == pytest.approx(
         1.0, abs=1e-12
     )  # the drop is linear in the informative feature
     assert _summary(res, "mge/gbt")["kendall_tau"] > 0.8
-    assert abs(_summary(res, "rolled/ols")["kendall_tau"]) < 0.6  # noise features: no systematic order
-    assert _summary(res, "mge/ols")["kind"] == "supervised"
+    assert abs(_summary(res, "rolled/linear")["kendall_tau"]) < 0.6  # noise features: no systematic order
+    assert _summary(res, "mge/linear")["kind"] == "supervised"
 
 
 def test_lower_is_better_flips_the_score(ranked):
@@ -70,7 +77,7 @@ def test_lower_is_better_flips_the_score(ranked):
             **FAST,
             "ranking_scores": {"ramanujan:mean_imdb_norm": "lower"},
             "feature_sets": ["mge"],
-            "estimators": ["ols"],
+            "estimators": ["linear"],
         },
     )
     assert _summary(res, "ramanujan:mean_imdb_norm")["kendall_tau"] == pytest.approx(1.0, abs=1e-12)
@@ -78,8 +85,9 @@ def test_lower_is_better_flips_the_score(ranked):
 
 def test_groups_with_too_few_pruners_are_skipped():
     table = make_synthetic_table(n_pruners=2)
-    res = run_ranking(table, {**FAST, "feature_sets": ["mge"], "estimators": ["ols"]}, predictions=None)
+    res = run_ranking(table, {**FAST, "feature_sets": ["mge"], "estimators": ["linear"]}, predictions=None)
     r = res["ranking"]
+    r = r[r["kind"] != "ceiling"]
     assert (r["status"] == "skipped").all() and r["reason"].str.contains("2 pruners").all()
     assert (res["ranking_summary"]["n_groups"] == 0).all()
 
@@ -123,12 +131,12 @@ def test_feature_sets_constant_within_a_group_are_not_ranked():
     # only the global density: identical for every pruner at a sparsity, so it cannot rank them
     table = make_synthetic_table()
     table = table.drop(columns=[c for c in table if c.startswith("density:L")])
-    res = run_ranking(table, {**FAST, "feature_sets": ["density", "mge"], "estimators": ["ols"]})
+    res = run_ranking(table, {**FAST, "feature_sets": ["density", "mge"], "estimators": ["linear"]})
     r = res["ranking"]
-    dens = r[r["candidate"] == "density/ols"]
+    dens = r[(r["candidate"] == "density/linear") & (r["cv"] == "pruner")]
     assert len(dens) == 6 and (dens["status"] == "skipped").all()
     assert dens["reason"].str.contains("does not vary").all()
-    assert (r.loc[r["candidate"] == "mge/ols", "status"] == "ok").all()
+    assert (r.loc[(r["candidate"] == "mge/linear") & (r["cv"] == "pruner"), "status"] == "ok").all()
 
 
 def test_ranking_of_a_tiny_sweep_skips_groups_instead_of_failing():

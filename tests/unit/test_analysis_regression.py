@@ -1,4 +1,4 @@
-"""Regression study: planted relations, OLS inference, the GBT loop, degenerate groups, the drop target."""
+"""Regression study: planted relations, OLS inference, the learners, degenerate groups, the drop target."""
 
 import numpy as np
 import pandas as pd
@@ -7,11 +7,21 @@ import pytest
 from snntopo.analysis import AnalysisConfig, DenseAccuracyMissingError, add_target, run_regression
 from snntopo.analysis.drop import require_dense
 from snntopo.analysis.features import parse_columns, select_features
-from snntopo.analysis.regression import GBTEstimator, Preprocessor, cross_validate, ols_coefficients
+from snntopo.analysis.regression import ESTIMATORS, Preprocessor, cross_validate, ols_coefficients
 from snntopo.analysis.synthetic import make_synthetic_table
 from snntopo.errors import InvalidValueError, UnknownNameError
 
-FAST = {"gbt": {"n_estimators": 20, "max_depth": 2, "learning_rate": 0.3}, "bootstrap": 100}
+FAST = {
+    "gbt": {"n_estimators": 20, "max_depth": 2, "learning_rate": 0.3},
+    "bootstrap": 100,
+    "headline_estimators": [],
+    "cv": ["config"],
+}
+
+
+def _features(reg, cv="config"):
+    """Rows of real feature sets (not floors or ceilings) under one CV scheme."""
+    return reg[(reg["kind"] == "features") & (reg["cv"] == cv)]
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +31,9 @@ def planted():
     return table, run_regression(table, cfg)
 
 
-def _r2(result, protocol, fs, est):
+def _r2(result, protocol, fs, est, cv="config"):
     reg = result["regression"]
+    reg = reg[reg["cv"] == cv]
     sel = reg[(reg["protocol"] == protocol) & (reg["feature_set"] == fs) & (reg["estimator"] == est)]
     assert (sel["status"] == "ok").all() and len(sel)
     return sel["r2"].to_numpy()
@@ -31,27 +42,31 @@ def _r2(result, protocol, fs, est):
 @pytest.mark.parametrize("protocol", ["model_dataset", "model_dataset_sparsity"])
 def test_planted_relation_informative_feature_set_near_one_noise_near_zero(planted, protocol):
     _, res = planted
-    assert _r2(res, protocol, "mge", "ols").min() > 0.98  # drop is linear in mge:spectral_gap (+0.5 % noise)
-    assert _r2(res, protocol, "mge", "gbt").min() > 0.75  # trees approximate the line stepwise
-    assert _r2(res, protocol, "rolled", "ols").max() < 0.25  # independent noise: R² ≈ 0 or below
+    assert (
+        _r2(res, protocol, "mge", "linear").min() > 0.98
+    )  # drop is linear in mge:spectral_gap (+0.5 % noise)
+    assert _r2(res, protocol, "mge", "gbt").min() > 0.7  # trees approximate the line stepwise
+    assert _r2(res, protocol, "rolled", "linear").max() < 0.25  # independent noise: R² ≈ 0 or below
     assert _r2(res, protocol, "rolled", "gbt").max() < 0.25
-    assert _r2(res, protocol, "rolled", "ols").mean() < 0.05
+    assert _r2(res, protocol, "rolled", "linear").mean() < 0.05
 
 
 def test_summary_counts_groups_and_means(planted):
     _, res = planted
-    s = res["regression_summary"].set_index(["protocol", "feature_set", "estimator"])
-    row = s.loc[("model_dataset_sparsity", "mge", "ols")]
+    s = res["regression_summary"].set_index(["protocol", "cv", "feature_set", "estimator"])
+    row = s.loc[("model_dataset_sparsity", "config", "mge", "linear")]
     assert row["n_groups_ok"] == 6  # 2 models × 1 dataset × 3 sparsities
-    expected = _r2(res, "model_dataset_sparsity", "mge", "ols").mean()
+    expected = _r2(res, "model_dataset_sparsity", "mge", "linear").mean()
     assert row["r2_mean"] == pytest.approx(expected)
     assert row["r2_low"] <= row["r2_mean"] <= row["r2_high"]
+    assert row["r2_min"] <= row["r2_q25"] <= row["r2_median"] <= row["r2_q75"] <= row["r2_max"]
 
 
 def test_predictions_are_out_of_fold_and_cover_every_network(planted):
     table, res = planted
     p = res["predictions"]
-    sel = p[(p["protocol"] == "model_dataset") & (p["feature_set"] == "mge") & (p["estimator"] == "ols")]
+    p = p[p["cv"] == "config"]
+    sel = p[(p["protocol"] == "model_dataset") & (p["feature_set"] == "mge") & (p["estimator"] == "linear")]
     assert len(sel) == len(table)
     assert not sel.duplicated(["dataset", "model", "pruner", "sparsity", "seed"]).any()
     # y is the relative drop against the dense accuracy 0.95
@@ -62,11 +77,15 @@ def test_predictions_are_out_of_fold_and_cover_every_network(planted):
 def test_permutation_importance_ranks_informative_feature_first(planted):
     _, res = planted
     imp = res["permutation_importance"]
+    imp = imp[imp["cv"] == "config"]
     assert set(imp["feature"]) == {"mge:spectral_gap", "mge:motif"}
     informative = imp.loc[imp["feature"] == "mge:spectral_gap", "importance_mean"]
     noise = imp.loc[imp["feature"] == "mge:motif", "importance_mean"]
     assert len(informative) == len(noise) == 2 + 6  # every group of both protocols
-    assert (informative > 0.5).all()  # permuting it destroys most of the R² (≈ 2 for a perfect fit)
+    # permuting it destroys most of the R² (≈ 2 for a perfect fit). Under held-out configurations at fixed
+    # sparsity a held-out extreme pruner lies outside the trees' training range, so one group may be lost
+    assert informative.mean() > 0.5 and (informative > 0.2).sum() >= 7
+    assert (informative.to_numpy() >= noise.to_numpy() - 0.02).all()
     assert (noise.abs() < 0.1).all()
 
 
@@ -84,12 +103,12 @@ def test_combination_is_union_and_skipped_where_a_part_is_uninformative(planted)
         {
             **FAST,
             "feature_sets": ["mge+density"],
-            "estimators": ["ols"],
+            "estimators": ["linear"],
             "protocols": ["model_dataset_sparsity"],
         },
     )
-    r = res2["regression"]
-    assert (r["status"] == "skipped").all()  # density:global is constant at fixed sparsity
+    r = _features(res2["regression"])
+    assert len(r) and (r["status"] == "skipped").all()  # density:global is constant at fixed sparsity
     assert r["reason"].str.contains("density").all()
 
 
@@ -123,20 +142,21 @@ def test_ols_inference_is_nan_when_more_features_than_networks():
     assert c["std_err"].isna().all() and c["p_value"].isna().all()
 
 
-def test_gbt_loop_equals_scikit_learn_ensemble():
-    from sklearn.ensemble import GradientBoostingRegressor
+def test_tree_learners_are_the_libraries_with_the_configured_settings():
+    from sklearn.ensemble import RandomForestRegressor
+    from xgboost import XGBRegressor
 
+    cfg = AnalysisConfig.from_dict({"gbt_alt": {"max_depth": 5}, "rf": {"n_estimators": 7}, "seed": 3})
+    gbt = ESTIMATORS.get("gbt_alt")(cfg).model
+    assert isinstance(gbt, XGBRegressor)
+    assert (gbt.max_depth, gbt.n_estimators, gbt.random_state) == (5, 50, 3)  # unset options keep defaults
+    rf = ESTIMATORS.get("rf")(cfg).model
+    assert isinstance(rf, RandomForestRegressor) and rf.n_estimators == 7
     rng = np.random.default_rng(1)
-    for n, p, depth, lr in [(40, 5, 3, 0.2), (60, 30, 2, 0.1)]:
-        X = rng.normal(size=(n, p))
-        y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2] + rng.normal(0, 0.1, n)
-        Xt = rng.normal(size=(25, p))
-        cfg = AnalysisConfig.from_dict(
-            {"gbt": {"n_estimators": 15, "max_depth": depth, "learning_rate": lr}, "seed": 7}
-        )
-        ours = GBTEstimator(cfg).fit(X, y).predict(Xt)
-        ref = GradientBoostingRegressor(n_estimators=15, max_depth=depth, learning_rate=lr, random_state=7)
-        np.testing.assert_allclose(ours, ref.fit(X, y).predict(Xt), rtol=0, atol=1e-12)
+    X = rng.normal(size=(60, 3))
+    y = X[:, 0] ** 2 + 0.01 * rng.normal(size=60)
+    ref = XGBRegressor(n_estimators=50, max_depth=5, learning_rate=0.2, tree_method="exact", random_state=3)
+    np.testing.assert_allclose(ESTIMATORS.get("gbt_alt")(cfg).fit(X, y).predict(X), ref.fit(X, y).predict(X))
 
 
 def test_preprocessor_drops_constant_and_imputes_training_median():
@@ -155,7 +175,7 @@ def test_cross_validation_with_missing_values_still_finds_relation():
     X[rng.choice(80, 8, replace=False), 0] = np.nan
     X[::7, 1] = np.inf  # ±inf is treated as missing
     y = 2 * np.where(np.isnan(X[:, 0]), 0.5, X[:, 0])
-    res = cross_validate(X, y, "ols", AnalysisConfig.from_dict({}))
+    res = cross_validate(X, y, "linear", AnalysisConfig.from_dict({}))
     assert res.r2 > 0.95 and np.isfinite(res.oof).all()
 
 
@@ -171,7 +191,7 @@ def test_small_and_featureless_groups_are_skipped_with_reason():
             "protocols": ["model_dataset", "model_dataset_sparsity"],
         },
     )
-    reg = res["regression"]
+    reg = _features(res["regression"])
     ok = reg[reg["status"] == "ok"]
     assert set(ok["protocol"]) == {"model_dataset"} and (ok["n_features"] == 1).all()  # motif dropped
     small = reg[(reg["protocol"] == "model_dataset_sparsity") & (reg["feature_set"] == "mge")]
@@ -191,27 +211,32 @@ def test_missing_dense_accuracy_uses_accuracy_per_group_and_refuses_pooling():
         require_dense(frame, "pooled test")
     res = run_regression(
         table,
-        {**FAST, "feature_sets": ["mge"], "estimators": ["ols"], "protocols": ["sparsity", "model_dataset"]},
+        {
+            **FAST,
+            "feature_sets": ["mge"],
+            "estimators": ["linear"],
+            "protocols": ["sparsity", "model_dataset"],
+        },
     )
-    reg = res["regression"]
+    reg = _features(res["regression"])
     pooled = reg[reg["protocol"] == "sparsity"]
     assert len(pooled) == 1 and pooled["status"].iloc[0] == "skipped"
     assert "dense accuracy" in pooled["reason"].iloc[0]
     # per-group R² is the same as with the drop: it is affine in accuracy inside a group
     with_dense = run_regression(
         make_synthetic_table(noise=0.005),
-        {**FAST, "feature_sets": ["mge"], "estimators": ["ols"], "protocols": ["model_dataset"]},
+        {**FAST, "feature_sets": ["mge"], "estimators": ["linear"], "protocols": ["model_dataset"]},
     )
     a = reg[reg["protocol"] == "model_dataset"]["r2"].to_numpy()
-    np.testing.assert_allclose(a, with_dense["regression"]["r2"].to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(a, _features(with_dense["regression"])["r2"].to_numpy(), rtol=1e-9)
 
 
 def test_pooled_protocol_runs_when_dense_is_known():
     table = make_synthetic_table(noise=0.005)
     res = run_regression(
-        table, {**FAST, "feature_sets": ["mge"], "estimators": ["ols"], "protocols": ["sparsity"]}
+        table, {**FAST, "feature_sets": ["mge"], "estimators": ["linear"], "protocols": ["sparsity"]}
     )
-    reg = res["regression"]
+    reg = _features(res["regression"])
     assert (reg["status"] == "ok").all() and len(reg) == 3 and reg["r2"].min() > 0.98
 
 
@@ -256,11 +281,14 @@ def test_summary_mean_over_common_groups():
     table.loc[table["model"] == "cnn", [c for c in table if c.startswith("rolled:")]] = np.nan  # mlp only
     res = run_regression(
         table,
-        {**FAST, "feature_sets": ["mge", "rolled"], "estimators": ["ols"], "protocols": ["model_dataset"]},
+        {**FAST, "feature_sets": ["mge", "rolled"], "estimators": ["linear"], "protocols": ["model_dataset"]},
     )
-    s = res["regression_summary"].set_index("feature_set")
+    s = res["regression_summary"]
+    s = s[(s["cv"] == "config") & (s["kind"] == "features")].set_index("feature_set")
     assert s.loc["mge", "n_groups_ok"] == 2 and s.loc["rolled", "n_groups_ok"] == 1
     assert (s["n_groups_common"] == 1).all()
-    reg = res["regression"]
-    mlp_mge = reg[(reg["feature_set"] == "mge") & (reg["model"] == "mlp")]["r2"].iloc[0]
+    reg = _features(res["regression"])
+    mlp_mge = reg[(reg["feature_set"] == "mge") & (reg["model"] == "mlp") & (reg["cv"] == "config")][
+        "r2"
+    ].iloc[0]
     assert s.loc["mge", "r2_mean_common"] == pytest.approx(mlp_mge)

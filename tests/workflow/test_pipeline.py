@@ -172,6 +172,7 @@ def test_analysis_runs_on_the_published_tables_without_training(tmp_path):
             assert path.is_file() and path.stat().st_size > 0, path
     html = (wf.path / "results/external/report.html").read_text(errors="replace")
     assert "r2_by_feature_set" in html and "accuracy_vs_sparsity" in html
+    assert "claims" in html and "headline_r2" in html  # the report's tables
     # its own results subfolder: tables, logs, benchmarks and report share no path with the sweep's
     written = sorted(
         str(p.relative_to(wf.path / "results")) for p in (wf.path / "results").rglob("*") if p.is_file()

@@ -7,6 +7,7 @@ Entry points (all take the tidy table and the ``analysis`` config dict, keys in
   ``predictions``, ``ols_coefficients``, ``permutation_importance``;
 * ``run_importance(table, config, regression=None)``: ``importance_metrics``, ``importance_groups``;
 * ``run_ranking(table, config, predictions=None)``: ``ranking``, ``ranking_summary``;
+* ``run_claims(tables, config)``: ``headline_r2``, ``learner_stability``, ``claims`` (verdicts);
 * ``snntopo.plots.make_figures(table, tables, outdir, config)``;
 * ``run_all(table, outdir, config)``: all of the above, written under ``outdir/tables`` and
   ``outdir/figures``; ``expected_outputs(outdir)`` lists the same files without running anything;
@@ -24,14 +25,16 @@ from typing import Any
 
 import pandas as pd
 
+from snntopo.analysis.claims import run_claims
 from snntopo.analysis.config import AnalysisConfig
+from snntopo.analysis.cv import CV_SCHEMES
 from snntopo.analysis.drop import DenseAccuracyMissingError, add_target
 from snntopo.analysis.features import DEFAULT_FEATURE_SETS, FEATURE_SETS, select_features
 from snntopo.analysis.importance import run_importance, summarise_importance
 from snntopo.analysis.published import load_published_tables
 from snntopo.analysis.ranking import run_ranking
 from snntopo.analysis.regression import ESTIMATORS, PROTOCOLS, run_regression
-from snntopo.analysis.report_tables import LATEX, write_tables
+from snntopo.analysis.report_tables import LATEX, write_html_tables, write_tables
 from snntopo.analysis.select import restrict_to_pruners
 from snntopo.topometric_names import METRIC_GROUPS
 
@@ -46,14 +49,19 @@ TABLES: dict[str, tuple[str, ...]] = {
     ),
     "importance": ("importance_metrics", "importance_groups"),
     "ranking": ("ranking", "ranking_summary"),
+    "claims": ("claims", "headline_r2", "learner_stability"),
 }
+#: Tables shown in the HTML report (``report/<name>.html``), with the caption file of each.
+REPORT_TABLES: tuple[str, ...] = ("claims", "headline_r2", "learner_stability", "ranking_summary")
 
 __all__ = [
+    "CV_SCHEMES",
     "DEFAULT_FEATURE_SETS",
     "ESTIMATORS",
     "FEATURE_SETS",
     "METRIC_GROUPS",
     "PROTOCOLS",
+    "REPORT_TABLES",
     "TABLES",
     "AnalysisConfig",
     "DenseAccuracyMissingError",
@@ -62,6 +70,7 @@ __all__ = [
     "load_published_tables",
     "restrict_to_pruners",
     "run_all",
+    "run_claims",
     "run_importance",
     "run_ranking",
     "run_regression",
@@ -84,6 +93,7 @@ def expected_outputs(outdir: str | os.PathLike[str]) -> dict[str, list[Path]]:
             if name in LATEX:
                 out[stage].append(tables_dir / f"{name}.tex")
     out["figures"] = [fig_dir / f"{name}{ext}" for name in FIGURES for ext in (".png", ".pdf")]
+    out["report"] = [Path(outdir) / "report" / f"{name}.html" for name in REPORT_TABLES]
     return out
 
 
@@ -93,9 +103,10 @@ def run_all(
     """Regression, importance, ranking and figures on ``table``; files under ``outdir/{tables,figures}``.
 
     The regressions are run once: importances and rankings reuse their held-out permutation importances
-    and out-of-fold predictions. Returns the written paths by stage (same keys and files as
+    and out-of-fold predictions; the claims table and the headline tables are computed from all of them.
+    Returns the written paths by stage (same keys and files as
     ``expected_outputs``). Config: see ``snntopo.analysis.config`` (defaults: folds 5, seed 0, drop
-    relative, dense_reference seed, gbt 50 trees of depth 3 at learning rate 0.2, bootstrap 1000).
+    relative, dense_reference seed, cv config and network, bootstrap 1000).
     """
     from snntopo.plots.figures import make_figures
 
@@ -105,8 +116,11 @@ def run_all(
     reg = run_regression(table, cfg)
     imp = run_importance(table, cfg, regression=reg)
     rank = run_ranking(table, cfg, predictions=reg["predictions"])
+    claims = run_claims({**reg, **rank}, cfg)
     written: dict[str, list[Path]] = {}
-    for stage, tables in (("regression", reg), ("importance", imp), ("ranking", rank)):
+    for stage, tables in (("regression", reg), ("importance", imp), ("ranking", rank), ("claims", claims)):
         written[stage] = write_tables({k: tables[k] for k in TABLES[stage]}, outdir / "tables")
-    written["figures"] = make_figures(table, {**reg, **imp, **rank}, outdir / "figures", cfg)
+    everything = {**reg, **imp, **rank, **claims}
+    written["figures"] = make_figures(table, everything, outdir / "figures", cfg)
+    written["report"] = write_html_tables({k: everything[k] for k in REPORT_TABLES}, outdir / "report")
     return written

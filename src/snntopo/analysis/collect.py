@@ -49,6 +49,11 @@ def collect_rows(points: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         row["accuracy"] = float(train["final_accuracy"])
         row["best_accuracy"] = float(train["best_accuracy"])
         row["achieved_sparsity"] = float(train.get("achieved_sparsity", math.nan))
+        # the mask the metrics were measured on (DST: the evolved one): equal checksums mean identical
+        # masks, which the analysis keeps in one cross-validation fold
+        row["mask_checksum"] = (train.get("dst") or {}).get("final_masks_checksum") or train.get(
+            "masks_checksum"
+        )
         for path in point.get("metrics", []):
             row.update(flatten_metrics(read_json(path)))
         rows.append(row)
@@ -65,8 +70,8 @@ def attach_dense_accuracy(table: pd.DataFrame, dense: pd.DataFrame) -> pd.DataFr
 
 def order_columns(table: pd.DataFrame) -> pd.DataFrame:
     """Ids first, then accuracies, then features sorted by name; rows sorted by ids (stable output)."""
-    first = [c for c in [*ID_COLUMNS, "accuracy", "best_accuracy", "dense_accuracy", "achieved_sparsity"]
-             if c in table.columns]  # fmt: skip
+    first = [c for c in [*ID_COLUMNS, "accuracy", "best_accuracy", "dense_accuracy", "achieved_sparsity",
+                         "mask_checksum"] if c in table.columns]  # fmt: skip
     rest = sorted(c for c in table.columns if c not in first)
     sort_keys = [c for c in ID_COLUMNS if c in table.columns]
     return table[first + rest].sort_values(sort_keys, kind="mergesort").reset_index(drop=True)

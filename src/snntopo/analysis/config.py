@@ -8,7 +8,9 @@ key                          meaning (default)
 ``drop``                     ``relative`` | ``absolute`` accuracy drop (``relative``), METHOD §4.1
 ``dense_reference``          ``seed`` (dense run of the same seed) | ``seed_mean`` (mean over seeds)
                              (``seed``)
-``folds``                    k of the shuffled k-fold cross-validation (5)
+``folds``                    k of the k-fold cross-validations (5)
+``cv``                       cross-validation schemes, see ``cv.CV_SCHEMES`` (``[config, network]``); the
+                             ranking study adds ``pruner`` for the ranking protocol
 ``seed``                     seed of folds, tree models, permutations and bootstrap (0)
 ``bootstrap``                bootstrap resamples of group-level scores for confidence intervals (1000)
 ``ci``                       confidence level of the intervals (0.95)
@@ -16,11 +18,18 @@ key                          meaning (default)
                              (``[model_dataset, model_dataset_sparsity]``)
 ``feature_sets``             feature sets to regress on, see ``features.FEATURE_SETS``; ``a+b`` = union
                              (``features.DEFAULT_FEATURE_SETS``)
-``estimators``               ``ols`` (statsmodels OLS, standardised features) and/or ``gbt`` (scikit-learn
-                             gradient-boosted trees) (``[ols, gbt]``)
-``gbt``                      ``{n_estimators: 50, max_depth: 3, learning_rate: 0.2}``: scikit-learn's
-                             per-tree overhead dominates on these small groups, and 50 trees at rate 0.2
-                             score within ±0.015 R² of 100 at 0.1 on the published sample at half the cost
+``estimators``               learners run on every feature set, see ``regression.ESTIMATORS``
+                             (``[linear, gbt]``)
+``headline_estimators``      learners added on the headline feature sets, for the sensitivity of the
+                             feature-set order to learner family and hyper-parameters
+                             (``[gbt, gbt_alt, rf, rf_alt]``)
+``headline_feature_sets``    the feature sets of the headline comparison
+                             (``[density, mge, rolled, rolled_channel, ramanujan]``)
+``gbt`` / ``gbt_alt``        XGBoost settings: ``{n_estimators: 100, max_depth: 3, learning_rate: 0.1}`` /
+                             ``{n_estimators: 50, max_depth: 6, learning_rate: 0.2}``
+``rf`` / ``rf_alt``          random-forest settings: ``{n_estimators: 50, max_features: 1.0,
+                             min_samples_leaf: 1}`` / ``{n_estimators: 50, max_features: 0.33,
+                             min_samples_leaf: 3}``
 ``min_group_size``           groups with fewer networks are skipped, reason recorded (``2 × folds``)
 ``importance_feature_sets``  feature sets whose permutation importances are computed (``[mge]``)
 ``importance_estimator``     model whose held-out permutation importance is reported (``gbt``)
@@ -47,6 +56,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from snntopo.analysis.cv import CV_SCHEMES, DEFAULT_CV
 from snntopo.analysis.features import DEFAULT_FEATURE_SETS
 from snntopo.errors import InvalidValueError
 
@@ -59,14 +69,24 @@ DEFAULT_RANKING_SCORES: dict[str, str] = {
 
 
 _LIST_KEYS = (
+    "cv",
     "protocols",
     "feature_sets",
     "estimators",
+    "headline_estimators",
+    "headline_feature_sets",
     "importance_feature_sets",
     "scatter_features",
     "pruners",
 )
 _NULLABLE = ("min_group_size", "scatter_features", "mge_graph", "pruners")
+#: Hyper-parameter settings of the tree learners: key → (defaults, accepted options).
+LEARNER_SETTINGS: dict[str, dict[str, Any]] = {
+    "gbt": {"n_estimators": 100, "max_depth": 3, "learning_rate": 0.1},
+    "gbt_alt": {"n_estimators": 50, "max_depth": 6, "learning_rate": 0.2},
+    "rf": {"n_estimators": 50, "max_features": 1.0, "min_samples_leaf": 1},
+    "rf_alt": {"n_estimators": 50, "max_features": 0.33, "min_samples_leaf": 3},
+}
 
 
 @dataclass(frozen=True)
@@ -76,15 +96,19 @@ class AnalysisConfig:
     drop: str = "relative"
     dense_reference: str = "seed"
     folds: int = 5
+    cv: tuple[str, ...] = DEFAULT_CV
     seed: int = 0
     bootstrap: int = 1000
     ci: float = 0.95
     protocols: tuple[str, ...] = ("model_dataset", "model_dataset_sparsity")
     feature_sets: tuple[str, ...] = DEFAULT_FEATURE_SETS
-    estimators: tuple[str, ...] = ("ols", "gbt")
-    gbt: dict[str, Any] = field(
-        default_factory=lambda: {"n_estimators": 50, "max_depth": 3, "learning_rate": 0.2}
-    )
+    estimators: tuple[str, ...] = ("linear", "gbt")
+    headline_estimators: tuple[str, ...] = ("gbt", "gbt_alt", "rf", "rf_alt")
+    headline_feature_sets: tuple[str, ...] = ("density", "mge", "rolled", "rolled_channel", "ramanujan")
+    gbt: dict[str, Any] = field(default_factory=lambda: dict(LEARNER_SETTINGS["gbt"]))
+    gbt_alt: dict[str, Any] = field(default_factory=lambda: dict(LEARNER_SETTINGS["gbt_alt"]))
+    rf: dict[str, Any] = field(default_factory=lambda: dict(LEARNER_SETTINGS["rf"]))
+    rf_alt: dict[str, Any] = field(default_factory=lambda: dict(LEARNER_SETTINGS["rf_alt"]))
     min_group_size: int | None = None
     importance_feature_sets: tuple[str, ...] = ("mge",)
     importance_estimator: str = "gbt"
@@ -113,8 +137,8 @@ class AnalysisConfig:
                 continue  # null = default
             if key in _LIST_KEYS and value is not None:
                 value = (value,) if isinstance(value, str) else tuple(value)
-            elif key == "gbt":
-                value = {**cls().gbt, **dict(value)}
+            elif key in LEARNER_SETTINGS:
+                value = {**LEARNER_SETTINGS[key], **dict(value)}
             elif key == "ranking_scores":
                 value = dict(value)
             kwargs[key] = value
@@ -140,11 +164,15 @@ class AnalysisConfig:
             raise InvalidValueError(
                 "analysis pruners", list(self.pruners), "null or a non-empty list of names"
             )
-        unknown_gbt = sorted(set(self.gbt) - {"n_estimators", "max_depth", "learning_rate"})
-        if unknown_gbt:
-            raise InvalidValueError(
-                "analysis gbt option", unknown_gbt[0], "n_estimators, max_depth, learning_rate"
-            )
+        for key, defaults in LEARNER_SETTINGS.items():
+            unknown_opt = sorted(set(getattr(self, key)) - set(defaults))
+            if unknown_opt:
+                raise InvalidValueError(f"analysis {key} option", unknown_opt[0], ", ".join(defaults))
+        if not self.cv:
+            raise InvalidValueError("analysis cv", list(self.cv), f"a non-empty list of {CV_SCHEMES.names()}")
+        for scheme in self.cv:
+            if scheme not in CV_SCHEMES:
+                raise InvalidValueError("analysis cv", scheme, ", ".join(CV_SCHEMES.names()))
 
     @property
     def group_min(self) -> int:

@@ -4,7 +4,13 @@ Two sources, both computed inside the per-group regressions of ``run_regression`
 
 * ``permutation``: R² decrease of the out-of-fold predictions when a feature is permuted within the
   held-out folds (estimator ``importance_estimator``, default gradient-boosted trees);
-* ``ols_coef``: |standardised OLS coefficient| of the whole-group fit.
+* ``ols_coef``: |standardised OLS coefficient| of the whole-group fit, only in groups where OLS applies
+  (n ≥ 10 p) and every VIF ≤ 10: collinear metrics (e.g. counts that are exact functions of each other)
+  get large coefficients of opposite sign that cancel, which says nothing about importance.
+
+Permutation importance has its own caveat: with correlated features the model reads a permuted
+feature's information from its correlates, so each of a correlated pair looks less important than the
+pair is. Importances are computed per CV scheme (``cv``); ``ols_coef`` has ``cv = none``.
 
 Within each regression group the importances are clipped at 0, summed over layers of the same metric
 (per-layer feature sets), and normalised to sum 1, so groups of different difficulty weigh the same.
@@ -30,9 +36,10 @@ LEVELS: tuple[tuple[str, str, str], ...] = (
     ("sparsity", "model_dataset_sparsity", "sparsity"),
     ("model", "model_dataset", "model"),
 )
-_GKEY = ["protocol", "feature_set", "dataset", "model", "sparsity"]
+_GKEY = ["protocol", "cv", "feature_set", "dataset", "model", "sparsity"]
 METRIC_COLUMNS = [
     "source",
+    "cv",
     "feature_set",
     "by",
     "level",
@@ -43,7 +50,17 @@ METRIC_COLUMNS = [
     "importance_std",
     "n_groups",
 ]
-GROUP_COLUMNS = ["source", "feature_set", "by", "level", "group", "importance", "importance_std", "n_groups"]
+GROUP_COLUMNS = [
+    "source",
+    "cv",
+    "feature_set",
+    "by",
+    "level",
+    "group",
+    "importance",
+    "importance_std",
+    "n_groups",
+]
 
 
 def _normalised(raw: pd.DataFrame, value: str) -> pd.DataFrame:
@@ -65,7 +82,7 @@ def _aggregate(norm: pd.DataFrame, source: str) -> tuple[list[pd.DataFrame], lis
         level = sub[col].map(lambda v: f"{v:g}" if isinstance(v, float) else str(v))
         sub = sub.assign(level=level)
         m = (
-            sub.groupby(["feature_set", "level", "family", "metric", "group"], sort=True)["share"]
+            sub.groupby(["cv", "feature_set", "level", "family", "metric", "group"], sort=True)["share"]
             .agg(importance="mean", importance_std="std", n_groups="count")
             .reset_index()
         )
@@ -73,7 +90,7 @@ def _aggregate(norm: pd.DataFrame, source: str) -> tuple[list[pd.DataFrame], lis
         per_group = sub.groupby([*_GKEY, "level", "group"], dropna=False, sort=True)["share"].sum()
         per_group = per_group.reset_index()
         g = (
-            per_group.groupby(["feature_set", "level", "group"], sort=True)["share"]
+            per_group.groupby(["cv", "feature_set", "level", "group"], sort=True)["share"]
             .agg(importance="mean", importance_std="std", n_groups="count")
             .reset_index()
         )
@@ -93,19 +110,21 @@ def summarise_importance(
         groups += g
     if len(ols_coefficients):
         coef = ols_coefficients[ols_coefficients["feature_set"].isin(cfg.importance_feature_sets)]
+        # coefficients of collinear features trade off against each other (VIF > 10): not importances
+        coef = coef[coef["coef_importance"].astype(bool)]
         coef = coef.assign(abs_coef=coef["coef"].abs())
         m, g = _aggregate(_normalised(coef, "abs_coef"), "ols_coef")
         metrics += m
         groups += g
     metric_table = _finish(
-        metrics, METRIC_COLUMNS, ["source", "feature_set", "by", "level", "family", "metric"]
+        metrics, METRIC_COLUMNS, ["source", "cv", "feature_set", "by", "level", "family", "metric"]
     )
-    group_table = _finish(groups, GROUP_COLUMNS, ["source", "feature_set", "by", "level", "group"])
+    group_table = _finish(groups, GROUP_COLUMNS, ["source", "cv", "feature_set", "by", "level", "group"])
     if len(group_table):  # the five groups in METHOD §3 order, not alphabetical
         order = {g: i for i, g in enumerate(GROUP_ORDER)}
         group_table = (
             group_table.assign(_o=group_table["group"].map(order))
-            .sort_values(["source", "feature_set", "by", "level", "_o"], kind="mergesort")
+            .sort_values(["source", "cv", "feature_set", "by", "level", "_o"], kind="mergesort")
             .drop(columns="_o")
             .reset_index(drop=True)
         )
@@ -142,7 +161,8 @@ def run_importance(
             **asdict(cfg),
             "protocols": tuple(p for _, p, _ in LEVELS),
             "feature_sets": cfg.importance_feature_sets,
-            "estimators": tuple(dict.fromkeys(("ols", cfg.importance_estimator))),
+            "estimators": tuple(dict.fromkeys(("linear", cfg.importance_estimator))),
+            "headline_estimators": (),
         }
         regression = run_regression(table, sub)
     return summarise_importance(regression["permutation_importance"], regression["ols_coefficients"], cfg)

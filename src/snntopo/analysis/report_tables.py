@@ -95,13 +95,16 @@ def regression_latex(summary: pd.DataFrame) -> str:
         f"{_cell(m, lo, hi)} ({int(n)})"
         for m, lo, hi, n in summary[["r2_mean", "r2_low", "r2_high", "n_groups_ok"]].to_numpy(float)
     ]
-    s = summary.assign(col=summary["protocol"] + " / " + summary["estimator"], cell=cells)
+    s = summary.assign(
+        col=summary["protocol"] + " / " + summary["cv"] + " / " + summary["estimator"], cell=cells
+    )
     wide = s.pivot(index="feature_set", columns="col", values="cell").fillna("--")
     wide.index.name = "feature set"
     return latex_tabular(
         wide,
         "Out-of-fold $R^2$ of the accuracy drop, mean over groups [95\\% bootstrap interval] (number of "
-        "groups), per feature set, grouping protocol and model. Feature sets available for different "
+        "groups), per feature set, grouping protocol, CV scheme (config: held-out configurations; "
+        "network: seen configurations) and learner. Feature sets available for different "
         "groups are not directly comparable; see \\texttt{r2\\_mean\\_common} in the CSV.",
         "tab:regression",
     )
@@ -111,7 +114,7 @@ def ranking_latex(summary: pd.DataFrame) -> str:
     """Kendall τ_b, Spearman ρ and top-1 agreement [intervals] per ranking candidate."""
     rows = {}
     for r in summary.itertuples(index=False):
-        rows[r.candidate] = {
+        rows[f"{r.candidate} ({r.cv})"] = {
             "kind": latex_escape(r.kind),
             "groups": str(int(r.n_groups)),
             r"Kendall $\tau_b$": _cell(r.kendall_tau, r.kendall_tau_low, r.kendall_tau_high),
@@ -137,6 +140,8 @@ def importance_latex(groups: pd.DataFrame) -> str:
         )
     g = groups.assign(
         row=groups["source"]
+        + " / "
+        + groups["cv"]
         + " / "
         + groups["feature_set"]
         + " / "
@@ -164,6 +169,66 @@ LATEX: Mapping[str, Callable[[pd.DataFrame], str]] = {
     "ranking_summary": ranking_latex,
     "importance_groups": importance_latex,
 }
+
+
+def _html_cell(value: object) -> str:
+    if isinstance(value, float):
+        return "–" if not np.isfinite(value) else f"{value:.3f}"
+    return str(value)
+
+
+def html_table(df: pd.DataFrame) -> str:
+    """A standalone HTML page holding ``df`` (floats to 3 decimals), for Snakemake's report."""
+    body = df.map(_html_cell).to_html(index=False, escape=True, border=0, classes="snntopo")
+    style = (
+        "table.snntopo{border-collapse:collapse;font:13px sans-serif}"
+        "table.snntopo td,table.snntopo th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}"
+    )
+    head = f"<!DOCTYPE html><html><head><meta charset='utf-8'><style>{style}</style></head>"
+    return f"{head}<body>{body}</body></html>\n"
+
+
+#: How each report table is shaped for a reader (the CSV keeps every column).
+def _headline_view(df: pd.DataFrame) -> pd.DataFrame:
+    if df.empty:
+        return df
+    cell = [f"{_html_cell(m)} [{_html_cell(lo)}, {_html_cell(hi)}]" for m, lo, hi in
+            df[["r2_mean", "r2_low", "r2_high"]].to_numpy(float)]  # fmt: skip
+    d = df.assign(cell=cell, column=df["cv"] + " (" + df["cv_label"] + ")")
+    wide = d.pivot_table(index=["protocol", "estimator", "n_groups", "kind", "row"], columns="column",
+                         values="cell", aggfunc="first")  # fmt: skip
+    return wide.reset_index().rename(columns={"row": "feature set / bound", "n_groups": "groups (common)"})
+
+
+def _claims_view(df: pd.DataFrame) -> pd.DataFrame:
+    from snntopo.analysis.claims import claims_wide
+
+    return claims_wide(df)
+
+
+def _ranking_view(df: pd.DataFrame) -> pd.DataFrame:
+    if df.empty:
+        return df
+    cols = ["candidate", "kind", "cv", "cv_label", "n_groups", "n_groups_undefined", "n_groups_skipped"]
+    cols += ["kendall_tau", "kendall_tau_low", "kendall_tau_high", "kendall_tau_median", "ci_method"]
+    return df[cols]
+
+
+REPORT_VIEWS: Mapping[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
+    "headline_r2": _headline_view,
+    "claims": _claims_view,
+    "ranking_summary": _ranking_view,
+}
+
+
+def write_html_tables(tables: Mapping[str, pd.DataFrame], outdir: str | os.PathLike[str]) -> list[Path]:
+    """Write ``<name>.html`` per table under ``outdir`` (reader's view where one is defined)."""
+    outdir = Path(outdir)
+    paths = []
+    for name in sorted(tables):
+        view = REPORT_VIEWS.get(name, lambda d: d)(tables[name])
+        paths.append(write_text(html_table(view), outdir / f"{name}.html"))
+    return paths
 
 
 def write_tables(tables: Mapping[str, pd.DataFrame], outdir: str | os.PathLike[str]) -> list[Path]:

@@ -31,22 +31,30 @@ FIGURE_CAPTIONS: dict[str, str] = {
     "accuracy_vs_sparsity": "Test accuracy against sparsity per pruning algorithm (colour), model (columns) "
     "and dataset (rows); mean over seeds, bands = standard deviation; dashed line = dense accuracy where "
     "known.",
-    "r2_by_feature_set": "Out-of-fold R² of the accuracy drop per feature set, for each grouping protocol "
-    "(columns) and regression model (colour); points = mean over groups, bars = 95 % bootstrap interval. "
-    "R² below −1 is drawn at −1.",
+    "r2_by_feature_set": "Out-of-fold R² of the accuracy drop per feature set, per grouping protocol (rows) "
+    "and cross-validation scheme (columns: held-out configurations = every seed and identical mask of a "
+    "configuration held out together; seen configurations = shuffled k-fold over networks), learner by "
+    "colour. Every panel averages over the same groups: those where every feature set, the constant floor "
+    "and the seed-noise ceiling ran (n in the title). Points = mean over groups, bars = 95 % bootstrap "
+    "interval; R² below −1 is drawn at −1.",
     "importance_heatmaps": "Normalised importance of each metric, per sparsity (left) and per architecture "
-    "(right): permutation importance of the tree model on held-out folds (top) and |standardised OLS "
-    "coefficient| (bottom).",
+    "(right): permutation importance of the tree model on held-out configurations (top; with correlated "
+    "metrics it understates each of them) and |standardised OLS coefficient| (bottom; only groups where "
+    "OLS applies and every VIF ≤ 10, since collinear metrics get cancelling coefficients).",
     "importance_group_heatmaps": "Normalised importance of the five metric groups of the MGE study, per "
-    "sparsity (left) and per architecture (right); permutation importance (top), |OLS coefficient| (bottom).",
+    "sparsity (left) and per architecture (right); permutation importance on held-out configurations "
+    "(top), |OLS coefficient| where every VIF ≤ 10 (bottom).",
     "ranking_tau": "Agreement between pruner rankings and the true ranking by mean accuracy, per candidate "
-    "(supervised: cross-validated predicted drop of a feature set and model; unsupervised: Ramanujan-type "
-    "network scores); mean Kendall τ_b and top-1 agreement over (model, dataset, sparsity) groups with 95 % "
-    "bootstrap intervals.",
-    "metric_vs_drop": "Each metric against the accuracy-drop target, one point per network, coloured by "
-    "model, with a least-squares line per model.",
-    "mge_drawing": "Multipartite graph encoding of a small sparse network, vertices coloured by partition "
-    "(layer), laid out by partition; edge width ∝ |w|.",
+    "and CV scheme (supervised: predicted drop of a feature set and learner, relative to the training "
+    "folds' mean; the held-out pruner scheme is the honest one; unsupervised: Ramanujan-type network "
+    "scores; ceiling: one seed's ranking against the mean of the other seeds); mean Kendall τ_b "
+    "(hierarchical bootstrap interval: seeds within configurations, then groups) and top-1 agreement.",
+    "metric_vs_drop": "Each metric (rows) against the accuracy-drop target, one panel per dataset (columns), "
+    "one point per network coloured by model, with a least-squares line per model. Axes span the 1st–99th "
+    "percentiles so outliers do not squash the rest; the number of points outside is noted in the panel.",
+    "mge_drawing": "By default a toy example, not a network of the study: the multipartite graph "
+    "encoding of a small random sparse MLP (or of the graph named in analysis.mge_graph), vertices "
+    "coloured by partition (layer), laid out by partition; edge width ∝ |w|.",
 }
 
 
@@ -68,7 +76,9 @@ def _save_with_legend(
     """Figure legend right of the axes, then :func:`_save` (which makes room for it)."""
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, title=title)
     fig.tight_layout()
-    return _save(fig, base, extra=fig.legends)
+    # every figure-level artist (legends and sup-labels): a list of the legends alone would make the tight
+    # bounding box ignore fig.supylabel and crop it
+    return _save(fig, base, extra=fig.get_default_bbox_extra_artists())
 
 
 def _placeholder(base: Path, text: str) -> list[Path]:
@@ -137,37 +147,55 @@ def r2_by_feature_set(
     ok = reg[reg["status"] == "ok"] if len(reg) else reg
     if ok.empty:
         return _placeholder(base, "no regression result")
-    ok = ok.assign(r2=ok["r2"].clip(lower=-1.0))
-    order = sorted(ok["feature_set"].unique())
-    g = sns.catplot(
-        data=ok,
-        x="r2",
-        y="feature_set",
-        hue="estimator",
-        col="protocol",
-        kind="point",
-        order=order,
-        errorbar=("ci", 95),
-        seed=cfg.seed,
-        n_boot=max(cfg.bootstrap, 1),
-        linestyle="none",
-        dodge=0.4,
-        height=0.35 * len(order) + 1.5,
-        aspect=1.3,
-    )
-    for ax in g.axes.flat:
-        ax.axvline(0, c="grey", lw=0.6)
-        ax.set_xlim(-1.05, 1.05)
-        ax.set_xlabel("out-of-fold R²")
-    g.tight_layout()
-    return _save(g.figure, base)
+    from snntopo.analysis.cv import CV_SCHEMES
+    from snntopo.analysis.regression import group_ids
+
+    ok = ok[ok["cv"].isin(cfg.cv)]
+    ok = ok.assign(r2=ok["r2"].clip(lower=-1.0), _gid=group_ids(ok))
+    protocols = sorted(ok["protocol"].unique())
+    schemes = [c for c in cfg.cv if c in set(ok["cv"])]
+    estimators = sorted(ok.loc[ok["kind"] == "features", "estimator"].unique())
+    palette = dict(zip(estimators, sns.color_palette("deep", len(estimators)), strict=True))
+    palette.update({"mean": (0.4, 0.4, 0.4), "seed_mean": (0.0, 0.0, 0.0)})
+    order = sorted(ok["feature_set"].unique(), key=lambda f: (f.startswith(("floor", "ceiling")), f))
+    fig, axes = _grid(len(protocols), len(schemes), 5.0, 0.3 * len(order) + 1.6)
+    for i, protocol in enumerate(protocols):
+        for j, cv in enumerate(schemes):
+            ax = axes[i][j]
+            d = ok[(ok["protocol"] == protocol) & (ok["cv"] == cv)]
+            per = d.groupby("feature_set")["_gid"].agg(set)
+            common = set.intersection(*per) if len(per) else set()
+            d = d[d["_gid"].isin(common)]
+            if d.empty:
+                ax.text(0.5, 0.5, "no group common to every feature set", ha="center", va="center")
+                ax.set_axis_off()
+                continue
+            n_boot = min(max(cfg.bootstrap, 1), 200)  # the figure's intervals; the tables carry the full ones
+            sns.pointplot(data=d, x="r2", y="feature_set", hue="estimator", order=order, palette=palette,
+                          errorbar=("ci", 95), seed=cfg.seed, n_boot=n_boot, linestyle="none",
+                          dodge=0.5, ax=ax, legend=False)  # fmt: skip
+            ax.axvline(0, c="grey", lw=0.6)
+            ax.set_xlim(-1.05, 1.05)
+            ax.set_xlabel("out-of-fold R²")
+            ax.set_ylabel("")
+            ax.set_title(
+                f"{protocol}, {CV_SCHEMES.get(cv).label} ({cv}): n = {len(common)} groups", fontsize=9
+            )
+    names = [*estimators, "mean", "seed_mean"]
+    handles = [plt.Line2D([], [], color=palette[e], marker="o", lw=0) for e in names]
+    labels = [*estimators, "constant floor", "seed-noise ceiling"]
+    return _save_with_legend(fig, base, handles, labels, "learner")
 
 
-def _heatmap_grid(data: pd.DataFrame, row_col: str, row_order: list[str], base: Path, fs: str) -> list[Path]:
+def _heatmap_grid(
+    data: pd.DataFrame, row_col: str, row_order: list[str], base: Path, fs: str, cv: str
+) -> list[Path]:
     """2 × 2 heat maps: (permutation, OLS) × (per sparsity, per architecture) of ``importance``."""
     sources = [("permutation", "permutation importance"), ("ols_coef", "|std. OLS coefficient|")]
     bys = [("sparsity", "per sparsity"), ("model", "per architecture")]
     sub = data[data["feature_set"] == fs] if len(data) else data
+    if len(sub) and "cv" in sub:  # permutation importances of the first (honest) scheme; OLS has none
+        sub = sub[sub["cv"].isin([cv, "none"])]
     if sub.empty:
         return _placeholder(base, "no importance result")
     rows = [r for r in row_order if r in set(sub[row_col])]
@@ -177,7 +205,8 @@ def _heatmap_grid(data: pd.DataFrame, row_col: str, row_order: list[str], base: 
             ax = axes[i][j]
             d = sub[(sub["source"] == src) & (sub["by"] == by)]
             if d.empty:
-                ax.text(0.5, 0.5, "no data", ha="center", va="center")
+                why = "no data" if src != "ols_coef" else "no coefficient importance:\nVIF > 10 or p not ≪ n"
+                ax.text(0.5, 0.5, why, ha="center", va="center")
                 ax.set_axis_off()
                 continue
             wide = d.pivot_table(index=row_col, columns="level", values="importance", aggfunc="mean")
@@ -192,7 +221,8 @@ def _heatmap_grid(data: pd.DataFrame, row_col: str, row_order: list[str], base: 
                 cbar=True,
                 yticklabels=True,
             )
-            ax.set_title(f"{src_label}, {by_label} ({fs})", fontsize=9)
+            where = f", {cv}" if src == "permutation" else ""
+            ax.set_title(f"{src_label}, {by_label} ({fs}{where})", fontsize=9)
             ax.set_xlabel(by)
             ax.set_ylabel("")
             ax.tick_params(labelsize=8)
@@ -217,7 +247,7 @@ def importance_heatmaps(
     else:
         order = []
     fs = cfg.importance_feature_sets[0] if cfg.importance_feature_sets else ""
-    return _heatmap_grid(data, "label", order, base, fs)
+    return _heatmap_grid(data, "label", order, base, fs, cfg.cv[0])
 
 
 def importance_group_heatmaps(
@@ -225,7 +255,7 @@ def importance_group_heatmaps(
 ) -> list[Path]:
     data = tables.get("importance_groups", pd.DataFrame())
     fs = cfg.importance_feature_sets[0] if cfg.importance_feature_sets else ""
-    return _heatmap_grid(data, "group", list(GROUP_ORDER), base, fs)
+    return _heatmap_grid(data, "group", list(GROUP_ORDER), base, fs, cfg.cv[0])
 
 
 def ranking_tau(
@@ -235,25 +265,40 @@ def ranking_tau(
     s = s[s["n_groups"] > 0] if len(s) else s
     if s.empty:
         return _placeholder(base, "no ranking result")
-    s = s.sort_values(["kind", "kendall_tau"], kind="mergesort").reset_index(drop=True)
+    s = s.sort_values(["kind", "cv", "kendall_tau"], kind="mergesort").reset_index(drop=True)
     y = np.arange(len(s))
-    colours = s["kind"].map({"supervised": "tab:blue", "unsupervised": "tab:orange"})
+    kinds = {"supervised": "tab:blue", "unsupervised": "tab:orange", "ceiling": "black"}
+    colours = s["kind"].map(kinds).fillna("tab:grey")
     fig, axes = plt.subplots(1, 2, figsize=(10, 0.32 * len(s) + 1.5), sharey=True, squeeze=False)
     panels = ((axes[0][0], "kendall_tau", "Kendall τ_b"), (axes[0][1], "top1", "top-1 agreement"))
     for ax, col, label in panels:
         mean = s[col].to_numpy(float)
-        lo = np.nan_to_num(mean - s[f"{col}_low"].to_numpy(float))
-        hi = np.nan_to_num(s[f"{col}_high"].to_numpy(float) - mean)
+        # a hierarchical interval need not contain the point estimate (resampling the seeds adds noise to
+        # the truth, which lowers τ): draw the part of the interval on each side of the point
+        lo = np.clip(np.nan_to_num(mean - s[f"{col}_low"].to_numpy(float)), 0, None)
+        hi = np.clip(np.nan_to_num(s[f"{col}_high"].to_numpy(float) - mean), 0, None)
         ax.errorbar(mean, y, xerr=[lo, hi], fmt="none", ecolor="grey", elinewidth=1)
-        ax.scatter(mean, y, c=list(colours), zorder=3)
+        ax.scatter(mean, y, c=list(colours), zorder=3, plotnonfinite=False)
         ax.axvline(0, c="grey", lw=0.6)
         ax.set_xlabel(label)
-    axes[0][0].set_yticks(y, s["candidate"])
-    kinds = {"supervised": "tab:blue", "unsupervised": "tab:orange"}
+    labels = [c if cv == "none" else f"{c} ({cv})" for c, cv in zip(s["candidate"], s["cv"], strict=True)]
+    axes[0][0].set_yticks(y, labels)
     handles = [plt.Line2D([], [], color=c, marker="o", lw=0) for c in kinds.values()]
     axes[0][1].legend(handles, list(kinds), loc="lower right", fontsize=8)
     fig.tight_layout()
     return _save(fig, base)
+
+
+def robust_limits(values: np.ndarray, q: float = 0.01, pad: float = 0.05) -> tuple[float, float]:
+    """Axis limits spanning the q–(1 − q) quantiles of the finite ``values``, padded by ``pad``."""
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return (0.0, 1.0)
+    lo, hi = np.quantile(v, [q, 1.0 - q])
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    span = hi - lo
+    return (float(lo - pad * span), float(hi + pad * span))
 
 
 def metric_vs_drop(
@@ -269,26 +314,33 @@ def metric_vs_drop(
     if not cols or frame.empty:
         return _placeholder(base, "no network-level metric to plot")
     models = sorted(frame["model"].unique())
+    datasets = sorted(frame["dataset"].astype(str).unique())
     colours = dict(zip(models, sns.color_palette("deep", len(models)), strict=True))
-    n_cols = min(4, len(cols))
-    n_rows = -(-len(cols) // n_cols)
-    fig, axes = _grid(n_rows, n_cols, 2.6, 2.3)
+    fig, axes = _grid(len(cols), len(datasets), 2.6, 2.0)
     y_all = frame["y"].to_numpy(float)
-    for k, col in enumerate(cols):
-        ax = axes[k // n_cols][k % n_cols]
+    ds_all, model_all = frame["dataset"].astype(str).to_numpy(), frame["model"].to_numpy()
+    for i, col in enumerate(cols):
         x_all = frame[col].to_numpy(float)
-        for model in models:
-            sel = (frame["model"].to_numpy() == model) & np.isfinite(x_all) & np.isfinite(y_all)
-            x, y = x_all[sel], y_all[sel]
-            ax.scatter(x, y, s=5, alpha=0.5, color=colours[model], rasterized=True, label=model)
-            if len(x) > 2 and np.ptp(x) > 0:  # least-squares line per model
-                slope, icept = np.polyfit(x, y, 1)
-                xs = np.array([x.min(), x.max()])
-                ax.plot(xs, icept + slope * xs, color=colours[model], lw=1.2)
-        ax.set_title(col, fontsize=8)
-        ax.tick_params(labelsize=7)
-    for k in range(len(cols), n_rows * n_cols):
-        axes[k // n_cols][k % n_cols].set_axis_off()
+        for j, ds in enumerate(datasets):
+            ax = axes[i][j]
+            in_ds = (ds_all == ds) & np.isfinite(x_all) & np.isfinite(y_all)
+            xlim, ylim = robust_limits(x_all[in_ds]), robust_limits(y_all[in_ds])
+            for model in models:
+                sel = in_ds & (model_all == model)
+                x, y = x_all[sel], y_all[sel]
+                ax.scatter(x, y, s=5, alpha=0.5, color=colours[model], rasterized=True)
+                if len(x) > 2 and np.ptp(x) > 0:  # least-squares line per model
+                    slope, icept = np.polyfit(x, y, 1)
+                    xs = np.array([x.min(), x.max()])
+                    ax.plot(xs, icept + slope * xs, color=colours[model], lw=1.2)
+            x, y = x_all[in_ds], y_all[in_ds]
+            outside = int(((x < xlim[0]) | (x > xlim[1]) | (y < ylim[0]) | (y > ylim[1])).sum())
+            if outside:
+                ax.text(0.98, 0.02, f"{outside} outside", transform=ax.transAxes, ha="right", fontsize=6)
+            ax.set_xlim(*xlim)
+            ax.set_ylim(*ylim)
+            ax.set_title(f"{col.split(':', 1)[-1]} · {ds}", fontsize=7)
+            ax.tick_params(labelsize=7)
     fig.supylabel(_target_label(frame), fontsize=9)
     handles = [plt.Line2D([], [], color=colours[m], marker="o", lw=0) for m in models]
     return _save_with_legend(fig, base, handles, models, "model")
