@@ -1,7 +1,8 @@
 """Benchmark of the metrics stage; prints one JSON object.
 
 Builds (vectorised, no model needed) a random MGE shaped like CONV-6 at 32×32 (partition sizes of
-METHOD.md §1.4, unrolled 3×3 convs, 2×2 max-pool replication; one uniform layer density chosen so that the
+docs/method/encodings.md, unrolled 3×3 convs, 2×2 max-pool replication; one uniform layer density chosen so
+that the
 expected edge count is ``--edges``), then runs every MGE topometric on it and reports, per step, the wall
 time and the peak RSS (the kernel's high-water mark is reset before each step), the totals, edges/s, and
 the 4-node motif estimate's mean and standard error over ``--motif-seeds`` seeds. It also times the
@@ -20,7 +21,7 @@ layers of a ResNet-20 with random masks.
 
 The baseline tree is any checkout's src/, e.g. ``git archive e29f597 src | tar -x -C /tmp/metrics-baseline``.
 
-Reference (published igraph implementation, METHOD §3, same kind of machine): 1.3 M edges 5.1 s;
+Reference (published igraph implementation, docs/method/metrics.md, same kind of machine): 1.3 M edges 5.1 s;
 31 M edges 434 s and 13.6 GB peak; lower sparsities do not fit in 24 GB.
 """
 

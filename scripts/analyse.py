@@ -12,7 +12,7 @@ table = pd.read_parquet(snakemake.input.table)
 table = table[table.pruner != "dense"]  # the dense baselines are the reference of the drop, not samples
 outdir = Path(snakemake.output.tables[0]).parent.parent  # <analysis>/tables/x.csv → <analysis>
 variant = snakemake.params.ramanujan_variant
-log.info("Ramanujan quantities of this table: %s variant (METHOD.md §2)", variant)
+log.info("Ramanujan quantities of this table: %s variant (docs/method/metrics.md)", variant)
 if variant != "mge":
     log.warning(
         "Ramanujan feature sets use the %s variant; the MGE study's (and its published tables') is mge: "

@@ -1,10 +1,10 @@
-"""Names of the topometrics (METHOD.md §3), shared by the metrics and analysis stages.
+"""Names of the topometrics (docs/method/metrics.md), shared by the metrics and analysis stages.
 
 Kept free of heavy imports: the analysis (and the Snakefile, through it) reads these names without
 loading graph-tool.
 """
 
-#: The five metric groups of METHOD.md §3 (names as printed by the MGE code), in table order.
+#: The five metric groups of docs/method/metrics.md (names as printed by the MGE code), in table order.
 METRIC_GROUPS: dict[str, tuple[str, ...]] = {
     "Local connectivity": ("sink_nodes", "source_nodes", "disc_nodes", "r-out", "r-in"),
     "Neighbourhood": ("1-hop_nei", "2-hop_nei", "motif"),

@@ -101,6 +101,31 @@ def test_user_facing_files_refer_to_nothing_outside_the_repository():
     assert {k: v for k, v in found.items() if v} == {}
 
 
+#: what code must not cite: the method specification and design the project was built from live outside it
+STEERING = re.compile(r"shared/docs|METHOD(?:\.md|\s*§)|DESIGN\.md|contracts\.md")
+CODE_DIRS = ("src", "scripts", "rules", "bench", "tests", "profiles", "report", "envs")
+
+
+def test_code_cites_the_projects_docs_not_files_outside_it():
+    """Docstrings and comments point to docs/ (tests may still read test data from ../shared/data)."""
+    files = [ROOT / "Snakefile", ROOT / "Makefile", ROOT / "pyproject.toml"]
+    for folder in CODE_DIRS:
+        files += [
+            p
+            for p in (ROOT / folder).rglob("*")
+            if p.is_file() and p.suffix in {".py", ".smk", ".rst", ".yaml"}
+        ]
+    this = Path(__file__).resolve()
+    found = {
+        str(p.relative_to(ROOT)): sorted({m.group(0) for m in STEERING.finditer(p.read_text())})
+        for p in files
+        if p.resolve() != this
+    }
+    assert {k: v for k, v in found.items() if v} == {}
+    outside_tests = [p for p in files if "tests" not in p.relative_to(ROOT).parts]
+    assert [str(p.relative_to(ROOT)) for p in outside_tests if "../shared" in p.read_text()] == []
+
+
 def test_outside_reference_detector_catches_what_it_must():
     assert outside_references("see ../shared/docs/METHOD.md §5.1") == ["../shared", "METHOD.md"]
     assert outside_references("data under /work/wt/i17/data") == ["/work/"]

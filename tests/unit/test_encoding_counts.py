@@ -1,4 +1,5 @@
-"""Node/edge counts of the encodings against METHOD.md oracles and closed forms; compat quirks; I/O."""
+"""Node/edge counts of the encodings against docs/method/encodings.md oracles and closed forms; compat
+quirks; I/O."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from snntopo.models import build_model, init_model, prunable_parameters
 
 torch.set_num_threads(1)
 
-# METHOD.md §1.4, released `nodes` column (CIFAR-10 / CIFAR-100 / Tiny-ImageNet at 32×32).
+# docs/method/encodings.md, released `nodes` column (CIFAR-10 / CIFAR-100 / Tiny-ImageNet at 32×32).
 # MobileNetV2 is not in the released code, but its counts match the CIFAR variant of the model zoo.
 RELEASED_NODES = {"conv6": 233_366, "resnet20": 191_894, "resnet32": 306_582, "wrn28_2": 478_614,
                   "mobilenetv2": 1_676_182}  # fmt: skip
@@ -80,7 +81,7 @@ def test_built_graph_matches_counts_and_partition_steps(name: str, compat: str |
 
 
 def test_compat_reproduces_the_published_stride2_mapping_on_resnet20() -> None:
-    """METHOD §1.4/§8: output nodes of layer2.0.conv1/layer3.0.conv1 shift down by 1008/992."""
+    """docs/method/encodings.md: output nodes of layer2.0.conv1/layer3.0.conv1 shift down by 1008/992."""
     model = init_model("resnet20", (3, 32, 32), 10, seed=0)
     masks = _random_masks(model, 0.05, 2)
     g = encode("mge", model, masks, (3, 32, 32), compat="released")
@@ -90,7 +91,7 @@ def test_compat_reproduces_the_published_stride2_mapping_on_resnet20() -> None:
     names = np.asarray(list(g.gp["layer_names"]))[g.ep["layer"].a[e[:, 2]]]
     intra = part[e[:, 0]] == part[e[:, 1]]
     assert set(names[intra].tolist()) == {"layer2.0.conv1", "layer3.0.conv1"}
-    assert 10_000 < intra.sum() < 30_000  # ≈15.6 k in METHOD's run, ≈19 k expected at 5 % uniform
+    assert 10_000 < intra.sum() < 30_000  # ≈15.6 k in the MGE study's run, ≈19 k expected at 5 % uniform
     indeg = g.get_in_degrees(g.get_vertices())
     for p, shift in ((8, 1008), (14, 992)):
         # they land in the last `shift` nodes of the previous partition, whose own last nodes get none
@@ -104,7 +105,8 @@ def test_compat_reproduces_the_published_stride2_mapping_on_resnet20() -> None:
 
 
 def test_compat_equals_correct_after_the_input_layer_without_cropped_convs() -> None:
-    """CONV-6 has no stride-2 conv: compat differs only by the padded input partition (METHOD §1.4)."""
+    """CONV-6 has no stride-2 conv: compat differs only by the padded input partition
+    (docs/method/encodings.md)."""
     model = init_model("conv6", (3, 8, 8), 10, seed=0, width=4)
     masks = _random_masks(model, 0.3, 3)
     a = encode("mge", model, masks, (3, 8, 8))
@@ -139,7 +141,7 @@ def test_dense_unrolled_edge_counts_equal_closed_forms() -> None:
         c_out, c_in_g, kh, kw = kept[spec.param_name].shape
         _, ho, wo = spec.out_shape
         released = unrolled_bge(spec, kept[spec.param_name], compat="released")
-        # METHOD §1.3/§8, before padding removal
+        # docs/method/encodings.md, before padding removal
         assert released.num_edges() == c_out * c_in_g * kh * kw * ho * wo
         # correct: taps on real pixels only = convolution of an all-ones image with an all-ones kernel
         ones = F.conv2d(torch.ones(1, 1, *spec.in_shape[1:]), torch.ones(1, 1, kh, kw), stride=spec.stride,
@@ -241,7 +243,8 @@ def test_node_properties_channel_and_position() -> None:
 
 
 def test_unrolled_compat_uses_the_published_padded_grids() -> None:
-    """Cropped padded grid for layer2.0.conv1 (16·33², METHOD §1.3), uncropped block input for shortcuts."""
+    """Cropped padded grid for layer2.0.conv1 (16·33², docs/method/encodings.md), uncropped block input for
+    shortcuts."""
     model = build_model("resnet20", (3, 32, 32), 10)
     got = encode("unrolled", model, None, (3, 32, 32), compat="released",
                  layers=["conv1", "layer2.0.conv1", "layer2.0.shortcut.0", "linear"])  # fmt: skip

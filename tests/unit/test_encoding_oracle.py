@@ -3,7 +3,8 @@
 The oracle is independent of the encoder: each test net states, for each conv/linear layer, which
 partition (by name) it reads, which it writes, and the function from the read partition's activations
 to the layer output built from the net's own modules. Max pooling is replaced by average pooling with
-the same geometry in the oracle because the MGE connects every pixel of a window (METHOD §1.4), and the
+the same geometry in the oracle because the MGE connects every pixel of a window (docs/method/encodings.md),
+and the
 layer's weights are replaced by |w ⊙ m| so that no two paths can cancel.
 """
 

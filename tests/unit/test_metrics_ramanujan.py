@@ -1,4 +1,4 @@
-"""Ramanujan metrics (METHOD.md §2, §8): closed forms, variant rules, encodings, spectral oracles."""
+"""Ramanujan metrics (docs/method/metrics.md): closed forms, variant rules, encodings, spectral oracles."""
 
 from __future__ import annotations
 
@@ -186,7 +186,7 @@ def test_rolled_and_rolled_channel_shapes_and_values():
     w = torch.randn(16, 3, 3, 3)
     m = torch.rand(16, 3, 3, 3) < 0.4
     B = biadjacency_from_weight(w, m, "rolled")
-    assert B.shape == (27, 16) and B.nnz == int(m.sum())  # 27 + 16 = 43 nodes (METHOD §1.1 oracle)
+    assert B.shape == (27, 16) and B.nnz == int(m.sum())  # 27 + 16 = 43 nodes (docs/method/encodings.md)
     # column f = c·k·k + r·k + s of the left side, right = output channel
     assert B[1 * 9 + 2 * 3 + 0, 5] == pytest.approx(abs(float(w[5, 1, 2, 0])) * bool(m[5, 1, 2, 0]))
     C = biadjacency_from_weight(w, m, "rolled_channel")

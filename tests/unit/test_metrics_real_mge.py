@@ -1,4 +1,5 @@
-"""METHOD.md §8 identities on real MGEs/BGEs from the encoding stage (skipped until it is merged)."""
+"""docs/method/metrics.md identities on real MGEs/BGEs from the encoding stage (skipped until it is
+merged)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""MGE / BGE topometrics: closed forms, networkx and LAPACK oracles, METHOD.md §8 identities."""
+"""MGE / BGE topometrics: closed forms, networkx and LAPACK oracles, docs/method/metrics.md identities."""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ def test_complete_bipartite_bge():
 
 
 # ------------------------------------------------------------------------------------------------
-# local connectivity: clean vs released (METHOD §3, §7.6)
+# local connectivity: clean vs released (docs/method/metrics.md)
 # ------------------------------------------------------------------------------------------------
 
 
@@ -320,7 +320,7 @@ def test_motif_non_bipartite_exact_equals_bruteforce_per_vertex_random():
 
 
 # ------------------------------------------------------------------------------------------------
-# METHOD §8 identities and output format
+# docs/method/metrics.md identities and output format
 # ------------------------------------------------------------------------------------------------
 
 
@@ -411,7 +411,8 @@ def test_bge_graph_roundtrip():
 
 def test_spectra_of_fragmented_graphs_with_degenerate_components(monkeypatch):
     """Two identical large components plus small pieces: the top eigenvalues are exactly degenerate, which a
-    single Lanczos run on the whole matrix cannot resolve; the per-component computation must (METHOD §3)."""
+    single Lanczos run on the whole matrix cannot resolve; the per-component computation must
+    (docs/method/metrics.md)."""
     base = synthetic.layered_dag([60, 80, 80, 60], p_edge=0.06, p_skip=0.01, seed=8)
     e = base.get_edges([base.ep["weight"]])
     n0 = base.num_vertices()

@@ -73,7 +73,8 @@ def test_forward_shapes(name, shape):
     ("name", "layers"), [("conv6", 9), ("resnet20", 22), ("resnet32", 34), ("wrn28_2", 29)]
 )
 def test_prunable_layer_counts_match_published_tables(name, layers):
-    # METHOD.md §6: layers per network in the released per-layer CSVs (shortcut convs included).
+    # docs/method/analyses.md#published-tables: layers per network in the released per-layer CSVs (shortcut
+    # convs included).
     params = prunable_parameters(build_model(name, (3, 32, 32), 10))
     assert len(params) == layers
     assert all(name.endswith(".weight") for name in params)

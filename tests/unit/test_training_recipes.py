@@ -1,4 +1,4 @@
-"""Training recipes: the MGE defaults of METHOD.md §5.1, the digits recipe, validated overrides."""
+"""Training recipes: the MGE defaults of docs/method/training.md, the digits recipe, validated overrides."""
 
 import re
 

@@ -5,7 +5,7 @@ Keys and defaults (every analysis function takes the same dict; unknown keys are
 ===========================  ===============================================================================
 key                          meaning (default)
 ===========================  ===============================================================================
-``drop``                     ``relative`` | ``absolute`` accuracy drop (``relative``), METHOD §4.1
+``drop``                     ``relative`` | ``absolute`` accuracy drop (``relative``), docs/method/analyses.md
 ``dense_reference``          ``seed`` (dense run of the same seed) | ``seed_mean`` (mean over seeds)
                              (``seed``)
 ``folds``                    k of the k-fold cross-validations (5)

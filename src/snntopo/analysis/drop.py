@@ -1,4 +1,4 @@
-"""Accuracy drop, the regression target (METHOD.md §4.1).
+"""Accuracy drop, the regression target (docs/method/analyses.md).
 
 ``drop = (acc_dense − acc) / acc_dense`` (relative, default) or ``acc_dense − acc`` (absolute), where
 ``acc_dense`` is the dense accuracy of the same model, dataset and seed (``dense_reference="seed"``) or
@@ -35,7 +35,7 @@ class DenseAccuracyMissingError(SnntopoError):
             f"{what} pools models/datasets and needs the dense accuracy, which is missing for "
             f"{len(pairs)} model/dataset pair(s) ({shown}); train the dense baselines, or use the "
             "per-group protocols (per model×dataset, per model×dataset×sparsity), which need none "
-            "(METHOD.md §4.1)"
+            "(docs/method/analyses.md)"
         )
 
 

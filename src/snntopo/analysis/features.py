@@ -1,6 +1,6 @@
 """Feature columns of the tidy table: parsing, metric groups and the registry of feature sets.
 
-Column names follow contracts.md: network-level ``"{family}:{metric}"`` and per-layer
+Column names follow docs/method/metrics.md: network-level ``"{family}:{metric}"`` and per-layer
 ``"{family}:L{idx:02d}:{metric}"``. A *feature set* is a named selection of such columns; the registry
 holds the base sets and a name joined with ``+`` (``"mge+density"``) is the union of its parts, so
 combinations need no registration.
@@ -33,7 +33,7 @@ FAMILIES: tuple[str, ...] = ("mge", "rolled", "rolled_channel", "ramanujan", "fu
 
 _COLUMN_RE = re.compile(r"^(?P<family>[a-z_]+):(?:L(?P<layer>\d+):)?(?P<metric>[^:]+)$")
 
-#: The five metric groups of METHOD.md §3 (names as printed by the MGE code), keyed by metric name.
+#: The five metric groups of docs/method/metrics.md (names as printed by the MGE code), keyed by metric name.
 #: BGE metrics share the MGE names (the adapter renames the published columns), so they fall into the
 #: same groups. Ramanujan and full-spectrum quantities are spectral expansion measures and join
 #: "Expansion"; layer densities are the baseline and form their own group "Density".
@@ -65,7 +65,7 @@ def _parse_cached(columns: tuple[str, ...]) -> pd.DataFrame:
 
 
 def metric_group(family: pd.Series, metric: pd.Series) -> pd.Series:
-    """Metric group of METHOD.md §3 for each (family, metric); see ``METRIC_GROUPS``."""
+    """Metric group of docs/method/metrics.md for each (family, metric); see ``METRIC_GROUPS``."""
     by_metric = metric.map(_METRIC_TO_GROUP)
     by_family = family.map(_FAMILY_GROUP)
     # family decides for ramanujan/fullspectrum/density (their metric names say nothing about the group)
@@ -137,7 +137,7 @@ RAMANUJAN_QUANTITIES: tuple[str, ...] = (
     "ism_norm",
     "iter_spectral_gap",
 )
-#: The three per-layer quantities of the MGE study's Ramanujan analysis (METHOD.md §2.2, §4.3), with the
+#: The three per-layer quantities of the MGE study's Ramanujan analysis (docs/method/metrics.md), with the
 #: names both routes give them: Δr_norm of the whole layer (published ``degree_bound``), IMDB as the mean
 #: Δr_norm over the d-left-regular subgraphs (``iterative_degree_bound``; ``imdb`` would be the mean raw
 #: Δr, which the published tables do not hold) and the mean weighted spectral gap of those subgraphs
@@ -157,7 +157,8 @@ FEATURE_SETS.register("fullspectrum")(_family("fullspectrum"))
 
 #: Feature sets analysed when the config names none: every base family and the combinations that
 #: answer "does it add anything to density?". The single-metric Ramanujan sets (``ramanujan_dr``,
-#: ``ramanujan_imdb``, ``ramanujan_isg``; METHOD §4.3), ``ramanujan_raw`` and ``ramanujan_all`` are
+#: ``ramanujan_imdb``, ``ramanujan_isg``; docs/method/analyses.md), ``ramanujan_raw`` and ``ramanujan_all``
+#: are
 #: registered but not default, to keep the default run short; name them in ``feature_sets`` to add them.
 DEFAULT_FEATURE_SETS: tuple[str, ...] = (
     "density",

@@ -1,4 +1,5 @@
-"""Metric importance per sparsity and per architecture (METHOD.md §4.4), grouped by the five groups of §3.
+"""Metric importance per sparsity and per architecture (docs/method/analyses.md), grouped by the five metric
+groups.
 
 Two sources, both computed inside the per-group regressions of ``run_regression``:
 
@@ -120,7 +121,7 @@ def summarise_importance(
         metrics, METRIC_COLUMNS, ["source", "cv", "feature_set", "by", "level", "family", "metric"]
     )
     group_table = _finish(groups, GROUP_COLUMNS, ["source", "cv", "feature_set", "by", "level", "group"])
-    if len(group_table):  # the five groups in METHOD §3 order, not alphabetical
+    if len(group_table):  # the five groups in docs/method/metrics.md order, not alphabetical
         order = {g: i for i, g in enumerate(GROUP_ORDER)}
         group_table = (
             group_table.assign(_o=group_table["group"].map(order))

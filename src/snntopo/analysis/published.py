@@ -1,6 +1,6 @@
 """Adapter: the metric tables published with the MGE study → the project's tidy table.
 
-Reads a directory in either layout (METHOD.md §6):
+Reads a directory in either layout (docs/method/analyses.md#published-tables):
 
 * the release layout ``graph_metrics/unrolled/unrolled.csv``, ``graph_metrics/rolled/rolled-<d>-<m>.csv``,
   ``graph_metrics/rolled_channel/rolled_channel-<d>-<m>.csv``,
@@ -60,7 +60,8 @@ log = logging.getLogger(__name__)
 KEY = ["dataset", "model", "pruner", "sparsity", "seed"]
 _MATCH_KEY = ["dataset", "model", "sparsity", "seed", "_acc"]
 
-#: Full BGE schema (57 columns in the release) → the MGE names of the 10 BGE topometrics (METHOD.md §6).
+#: Full BGE schema (57 columns in the release) → the MGE names of the 10 BGE topometrics
+#: (docs/method/analyses.md#published-tables).
 BGE_RENAME: dict[str, str] = {
     "bridges": "cut-edges",
     "a_point": "cut-nodes",
@@ -74,7 +75,8 @@ BGE_RENAME: dict[str, str] = {
     "spectral_radius_laplacian_weighted_undirected": "spectral_radius",
 }
 #: Ramanujan columns of ``ramanunjan_results`` → the names of ``snntopo.metrics.ramanujan.LAYER_KEYS``
-#: for the same quantities (METHOD.md §2.2: all three are normalised / weighted as the MGE code computes).
+#: for the same quantities (docs/method/metrics.md: all three are normalised / weighted as the MGE code
+#: computes).
 RAMANUJAN_RENAME: dict[str, str] = {
     "degree_bound": "delta_r_norm",
     "iterative_degree_bound": "imdb_norm",
@@ -94,7 +96,7 @@ _PRUNER_COLUMNS = {"pruning_algorithm": "pruner", "pruning": "pruner"}
 _NETWORK_IDS = ("accuracy", "sparsity", "model", "dataset", "seed")
 _LAYER_IDS = ("layer_id", "layer_sparsity")
 #: Columns of the full BGE schema that are recognised but not used: degree statistics, other topometrics
-#: and the Ramanujan-like variants of an unreleased script (METHOD.md §2.2, §7.9).
+#: and the Ramanujan-like variants of an unreleased script (docs/method/metrics.md).
 _BGE_UNUSED = (
     "layer_name", "nodes", "edges", "unique_edges", "weights_edges_ratio", "density_directed",
     "density_undirected", "avg_degree_all", "avg_degree_in", "avg_degree_out", "max_degree", "min_degree",
@@ -409,7 +411,8 @@ def load_published_tables(directory: str | os.PathLike[str]) -> pd.DataFrame:
         known_dens = _combine([known_dens, ram_key_dens])
     if known.empty:
         raise DatasetNotFoundError(f"no network in the published tables under {str(directory)!r}")
-    # accuracy: first family that has the network (all families agree in the release, METHOD §6)
+    # accuracy: first family that has the network (all families agree in the release,
+    # docs/method/analyses.md#published-tables)
     table = known
     for frame in [*(p.drop(columns="accuracy", errors="ignore") for p in parts), known_dens]:
         if frame.shape[1]:
@@ -432,7 +435,8 @@ def load_published_tables(directory: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def _accuracy_mismatches(series: list[pd.Series], tol: float = 1e-6) -> int:
-    """Networks whose accuracy differs between families (none in the release, METHOD §6)."""
+    """Networks whose accuracy differs between families (none in the release,
+    docs/method/analyses.md#published-tables)."""
     if len(series) < 2:
         return 0
     wide = pd.concat(series, axis=1, keys=range(len(series)))

@@ -1,4 +1,4 @@
-"""Ranking of pruning algorithms (METHOD.md §4.5).
+"""Ranking of pruning algorithms (docs/method/analyses.md).
 
 Per (model, dataset, sparsity) group, the true ranking orders the pruners by mean accuracy over seeds
 (higher = better). Candidates:

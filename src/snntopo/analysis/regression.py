@@ -58,7 +58,7 @@ class GroupingProtocol:
     """Which networks are regressed together: one regression per distinct value of ``keys``."""
 
     keys: tuple[str, ...]
-    pooled: bool  # pools several (model, dataset) pairs ⇒ needs dense accuracies (METHOD §4.1)
+    pooled: bool  # pools several (model, dataset) pairs ⇒ needs dense accuracies (docs/method/analyses.md)
     description: str
 
 

@@ -13,7 +13,8 @@ the expected MD5s to ``None``: torchvision's ``check_integrity(path, None)`` the
 to exist, and the files are still parsed by torchvision's own reader. Downloads are still verified
 (the archive's MD5 is checked by ``download_and_extract_archive``).
 
-Normalisation constants are those of the MGE study's code (``utils/datasets.py``, METHOD §5.1), so that
+Normalisation constants are those of the MGE study's code (``utils/datasets.py``, docs/method/training.md),
+so that
 re-runs feed the networks the same inputs: CIFAR-10 uses the widespread (0.2023, 0.1994, 0.2010) "std",
 which is not the population std of CIFAR-10 (≈ 0.247, 0.243, 0.261) but is what the study trained with.
 """
@@ -160,7 +161,7 @@ def load_cifar100(
     """CIFAR-100 (50,000 train / 10,000 test 32×32 RGB images, 100 fine classes), ``root/cifar-100-python``.
 
     The test transform never augments, unlike the MGE study's code, whose CIFAR-100 *test* transform
-    also applied random crop + flip (METHOD §5.1, a quirk not reproduced).
+    also applied random crop + flip (docs/method/training.md, a quirk not reproduced).
     """
     return _load_cifar(
         "CIFAR-100",

@@ -9,7 +9,8 @@ Layout (as extracted from ``tiny-imagenet-200.zip``)::
 
 Labels are the positions of the wnids in sorted order (what ``ImageFolder`` on ``train/`` gives, as in the
 study); validation labels come from ``val_annotations.txt``, and the validation split is the test set
-(the official test split has no labels). Images are 64×64 and resized with BOX interpolation (METHOD §5.1).
+(the official test split has no labels). Images are 64×64 and resized with BOX interpolation
+(docs/method/training.md).
 torchvision has no Tiny-ImageNet class and nothing is downloaded: a missing copy raises an error that
 says where to get it.
 """

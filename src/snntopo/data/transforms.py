@@ -1,7 +1,8 @@
 """torchvision transform pipelines shared by the image data sets (CIFAR, Tiny-ImageNet, ImageFolder).
 
 Train: [Resize] → RandomCrop(size, padding=size // 8) → RandomHorizontalFlip → ToTensor → Normalize; the
-padding is 4 for 32×32 inputs, the standard CIFAR recipe (METHOD §5.1). Test: [Resize] → ToTensor →
+padding is 4 for 32×32 inputs, the standard CIFAR recipe (docs/method/training.md). Test: [Resize] → ToTensor
+→
 Normalize, never random. torchvision's random transforms draw from torch's global RNG, so the training
 stage's seeding (and DataLoader worker seeding) makes augmentation reproducible.
 """

@@ -1,4 +1,4 @@
-"""Graph encodings of sparse CNNs (METHOD.md §1): the end-to-end MGE and per-layer BGEs.
+"""Graph encodings of sparse CNNs (docs/method/encodings.md): the end-to-end MGE and per-layer BGEs.
 
 ``encode(name, model, masks, input_shape, **options)`` is the front door; ``ENCODINGS.names()`` lists
 ``mge`` (one graph-tool graph) and ``rolled``, ``rolled_channel``, ``unrolled`` (module name → graph).

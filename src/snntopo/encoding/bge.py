@@ -1,4 +1,4 @@
-"""Bipartite graph encodings (BGEs) of single layers, METHOD.md §1.1–1.3.
+"""Bipartite graph encodings (BGEs) of single layers, docs/method/encodings.md.
 
 Each BGE is a directed graph-tool graph with left nodes ``[0, n_left)`` (inputs) and right nodes after
 (outputs); ``vp['side']`` is 0/1, ``ep['weight']`` holds float32 values, ``gp['layer_name']`` and

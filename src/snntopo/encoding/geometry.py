@@ -20,7 +20,7 @@ class Grid:
 
     A tap of output row ``i`` and kernel row ``r`` reads padded row ``y = i·stride + r·dilation``. That
     row is a node iff ``origin ≤ y < origin + h``; the node's index inside channel ``c`` is
-    ``c·h·w + (y − origin)·w + (x − origin_x)``. Three grids are used (METHOD §1.3/§1.4):
+    ``c·h·w + (y − origin)·w + (x − origin_x)``. Three grids are used (docs/method/encodings.md):
 
     * true input: ``origin = padding``, ``h × w`` = unpadded size — zero padding is not a node;
     * ``compat='released'`` input partition: ``origin = 0``, ``h × w`` = padded (and cropped) size;
@@ -169,7 +169,7 @@ def _windows_1d(n_in: int, n_out: int, spec: LayerSpec, dim: int) -> tuple[np.nd
 def pool_relation(spec: LayerSpec) -> Relation:
     """The window of every pooled element (c, y', x') as nodes (c, y, x) of the pre-pool tensor.
 
-    Max- and average-pooling are treated alike (METHOD §1.4): every pixel of the window connects.
+    Max- and average-pooling are treated alike (docs/method/encodings.md): every pixel of the window connects.
     """
     c, h, w = spec.in_shape
     _, ho, wo = spec.out_shape if len(spec.out_shape) == 3 else (c, 1, 1)

@@ -1,4 +1,5 @@
-"""Multipartite graph encoding (MGE) of a whole CNN, METHOD.md §1.4, built with vectorised index arithmetic.
+"""Multipartite graph encoding (MGE) of a whole CNN, docs/method/encodings.md, built with vectorised index
+arithmetic.
 
 Partition 0 is the input; every Conv2d/Linear that is not merged into a residual sum adds one partition
 holding its output (``C·H·W`` or ``out_features`` nodes, numbered channel-major, then row, then column).
@@ -14,7 +15,7 @@ Edges of a layer join the partition its input lives in to its output partition:
   shortcut) sends its edges from its own input partition straight into that partition (``i → i+2`` in
   ResNet/WRN blocks); identity skips add nothing unless ``identity_shortcuts=True`` (weight-1 edges).
 
-``compat='released'`` reproduces the published code's node layout (METHOD §1.4/§7.1–2): the input
+``compat='released'`` reproduces the published code's node layout (docs/method/encodings.md): the input
 partition is the padded (and cropped) input of the first conv, padding nodes included, and every later
 non-shortcut conv uses the published padding mask (``P − 2p`` interior), which mis-maps pixels and shifts
 the output nodes of cropped, padded stride-2 convs. Shortcut convs map correctly there, as in that code.
@@ -531,7 +532,8 @@ def encode_mge(
 ) -> gt.Graph:
     """The MGE of ``model`` with weights ``|w ⊙ m|`` for inputs of shape (C, H, W).
 
-    Properties (see contracts.md): ``vp`` partition/channel/position (position = y·W + x, -1 for linear
+    Properties (see docs/method/encodings.md): ``vp`` partition/channel/position (position = y·W + x, -1 for
+    linear
     units; in the compat input partition it indexes the padded grid), ``ep`` weight (float32 values in a
     double map) and layer (prunable-layer index, -1 for weight-less pooling/identity edges), ``gp``
     partition_sizes, partition_names, partition_layers, layer_names, encoding, options.

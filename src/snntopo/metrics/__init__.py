@@ -1,4 +1,4 @@
-"""snntopo.metrics — graph metrics of sparse networks (METHOD.md §2, §3).
+"""snntopo.metrics — graph metrics of sparse networks (docs/method/metrics.md).
 
 Families (registry :data:`METRICS`, ``compute(name, obj, **options)``): ``mge`` (16 MGE topometrics),
 ``rolled`` / ``rolled_channel`` (10 BGE topometrics per layer), ``ramanujan`` (per layer, variant

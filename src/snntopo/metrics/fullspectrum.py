@@ -1,4 +1,4 @@
-"""[NeurIPS23] full-spectrum coordinate of a layer (METHOD.md §2.3), fast enough for mask sampling.
+"""[NeurIPS23] full-spectrum coordinate of a layer (docs/method/metrics.md), fast enough for mask sampling.
 
 For a layer with mask ``M`` and weights ``W`` (rolled: conv flattened to ``(C_in·k², C_out)``):
 

@@ -1,4 +1,4 @@
-"""Ramanujan-graph metrics of one layer's bipartite graph (METHOD.md §2), three published variants.
+"""Ramanujan-graph metrics of one layer's bipartite graph (docs/method/metrics.md), three published variants.
 
 Input: the biadjacency ``X`` (``n_left × n_right``, entries ``|w ⊙ m|``; an edge iff the entry is non-zero)
 of the rolled or rolled-channel BGE, from :func:`biadjacency_from_weight` (weight/mask tensors, no graph
@@ -114,7 +114,7 @@ def masked_abs(weight, mask=None) -> np.ndarray:
 
 
 def dense_biadjacency(weight, mask=None, encoding: str = "rolled", groups: int = 1) -> np.ndarray:
-    """Dense ``n_left × n_right`` biadjacency of one conv/linear layer (METHOD §1.1, §1.2).
+    """Dense ``n_left × n_right`` biadjacency of one conv/linear layer (docs/method/encodings.md).
 
     * ``rolled``: conv ``(C_out, C_in/g, k, k)`` → left ``C_in/g·k·k`` (index ``c·k·k + r·k + s``), right
       ``C_out``; linear ``(out, in)`` → ``in × out``. Groups are ignored, as in the published code.

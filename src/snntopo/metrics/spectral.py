@@ -1,6 +1,6 @@
 """Extreme eigenvalues / singular values of sparse symmetric or bipartite matrices, deterministic.
 
-Conventions used across the metrics stage (METHOD.md §2, §3):
+Conventions used across the metrics stage (docs/method/metrics.md):
 
 * Published recipe: ``eigsh(A, k=3, which='LM')`` on a symmetric adjacency, absolute values sorted
   descending ``μ0 ≥ μ1 ≥ μ2``. For a bipartite graph with biadjacency ``B`` the spectrum of

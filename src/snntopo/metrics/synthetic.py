@@ -3,7 +3,8 @@
 ``conv_mge`` builds, fully vectorised, an MGE-shaped graph of a plain conv net (CONV-6 at 32×32 by default):
 the partitions, the unrolled convolution pattern (3×3 kernels, padding 1, padding nodes of hidden layers
 removed, the padded input kept as partition 0), the 2×2 max-pool edge replication and the flatten order of
-METHOD.md §1.4. The masks are Bernoulli with one density for all layers and the weights |N(0, 2/fan_in)|,
+docs/method/encodings.md. The masks are Bernoulli with one density for all layers and the weights |N(0,
+2/fan_in)|,
 so the graph has the degree structure and locality of a real MGE without needing a model or the encoder.
 
 ``layered_dag`` builds a small random multipartite DAG (edges from partition i to i+1, optional skip edges
@@ -41,7 +42,7 @@ class ConvLayer:
 
 
 def conv6_layers(image_size: int = 32, num_classes: int = 10) -> list[ConvLayer]:
-    """CONV-6 of METHOD.md §5.1 (conv 64,64,pool,128,128,pool,256,256,pool; FC 256,256,classes)."""
+    """CONV-6 of docs/method/training.md (conv 64,64,pool,128,128,pool,256,256,pool; FC 256,256,classes)."""
     s = image_size
     return [
         ConvLayer(3, 64, s + 2, 1, 0, 3, s),

@@ -1,4 +1,4 @@
-"""[MGE] topometrics (METHOD.md §3) on graph-tool graphs: the 16 MGE metrics and the 10 BGE metrics.
+"""[MGE] topometrics (docs/method/metrics.md) on graph-tool graphs: the 16 MGE metrics and the 10 BGE metrics.
 
 Every routine is linear in the number of edges or uses graph-tool's C++ algorithms, except the two that are
 inherently super-linear, which are bounded and streamed:
@@ -16,7 +16,7 @@ inherently super-linear, which are bounded and streamed:
 Published-code vs clean definitions (``compat="released"`` vs the default ``"clean"``):
 
 ================  ==========================================  ============================================
-metric            clean (default)                             released (mge-snn code, METHOD §3, §7.6)
+metric            clean (default)                             released (mge-snn code, docs/method/metrics.md)
 ================  ==========================================  ============================================
 sink_nodes        hidden v with outdeg 0 and indeg > 0        #{outdeg 0, indeg > 0} − n_out
 source_nodes      hidden v with indeg 0 and outdeg > 0        #{indeg 0, outdeg > 0} − n_in
@@ -33,9 +33,9 @@ spectral_gap      λ1 − λ2 (largest algebraic eigenvalues)     μ0 − μ2 of
 
 "hidden" = not in the input partition (``partition == 0``) nor in the output (last) partition. The two
 spectral-gap definitions coincide on bipartite graphs (CONV-6 MGEs, every BGE); with skip edges the
-released one subtracts the 3rd largest magnitude instead of the second eigenvalue (METHOD §7.7).
+released one subtracts the 3rd largest magnitude instead of the second eigenvalue (docs/method/metrics.md).
 
-Published normalisation (METHOD §3 table): sink/source/disc and mean component size ÷ N; r-out, r-in,
+Published normalisation (docs/method/metrics.md): sink/source/disc and mean component size ÷ N; r-out, r-in,
 1-hop, 2-hop, motif, strength, k-core, cut-edges, cut-nodes ÷ E; #components and both spectral values raw.
 Output keys: the published column name holds the normalised value, ``<name>_raw`` the raw one.
 """
@@ -765,7 +765,7 @@ def mge_topometrics(
     eig_tol: float = spectral.DEFAULT_TOL,
     profile: dict | None = None,
 ) -> dict[str, float]:
-    """The 16 MGE topometrics (METHOD §3) of an MGE (graph contract), normalised and raw.
+    """The 16 MGE topometrics (docs/method/metrics.md) of an MGE (graph contract), normalised and raw.
 
     Keys: each name of :data:`MGE_METRICS` (published normalisation) and ``<name>_raw``; plus ``nodes``,
     ``edges``, ``motif_samples`` (vertices whose 4-set count was computed) and ``motif_se`` /
@@ -807,7 +807,7 @@ def bge_topometrics(
     eig_tol: float = spectral.DEFAULT_TOL,
     profile: dict | None = None,
 ) -> dict[str, float]:
-    """The 10 per-layer BGE topometrics (METHOD §3 notes), raw, keyed by :data:`BGE_METRICS`.
+    """The 10 per-layer BGE topometrics (docs/method/metrics.md), raw, keyed by :data:`BGE_METRICS`.
 
     The motif count is exact by default (``motif_fraction=1``), as the released ``motifs_count`` column;
     the published 0.1 % vertex sample would be empty on a BGE of a few hundred nodes.

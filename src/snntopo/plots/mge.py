@@ -1,6 +1,6 @@
 """Drawing of a (small) multipartite graph encoding with graph-tool, vertices coloured by partition.
 
-The graph follows the MGE contract (contracts.md): directed, vertices ordered by partition,
+The graph follows the MGE contract (docs/method/encodings.md): directed, vertices ordered by partition,
 ``vp["partition"]`` (int), ``ep["weight"]`` (|w|), ``gp["partition_sizes"]``; ``vp["channel"]``,
 ``vp["position"]``, ``ep["layer"]`` and ``gp["layer_names"]`` are carried but not needed for drawing.
 """

@@ -1,4 +1,4 @@
-"""Full-spectrum mask sampling (Hoang et al., NeurIPS 2023; METHOD.md §2.3): pruner ``fullspectrum``.
+"""Full-spectrum mask sampling (Hoang et al., NeurIPS 2023; docs/method/metrics.md): pruner ``fullspectrum``.
 
 A base pruner (SNIP, iterSNIP, GraSP, SynFlow, ERK, random, … any registered pruner but ``dense``) draws
 an incumbent mask and then ``samples`` candidates. Every candidate's layers are scored by their

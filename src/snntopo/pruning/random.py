@@ -3,7 +3,8 @@
 Per-layer densities are closed forms; per-layer kept counts are then made integral by largest-remainder
 apportionment so that the global count is exact, and each layer keeps a uniformly random subset of that
 size (one seeded permutation per layer). The MGE study drew Bernoulli masks instead, whose global count is
-only approximately right (METHOD.md §5.1); the per-layer densities here are the expectations of theirs.
+only approximately right (docs/method/pruners.md); the per-layer densities here are the expectations of
+theirs.
 The exception is ``er`` with ``variant: mge``, which reproduces the MGE code's ER draw as it is (its
 missed budget included). Every generator is seeded from (seed, pruner name) (:func:`pruner_seed`).
 """
@@ -38,7 +39,7 @@ def random_global(
 
     Per-layer densities are then hypergeometric around 1−s. ``prune_biases``: draw over the Conv/Linear
     biases too (the MGE study's "Uniform", ``global_unstructured(RandomUnstructured)`` over weights and
-    biases, METHOD.md §5.1 / §7 item 14).
+    biases, docs/method/pruners.md).
     """
     params = dict(prunable_parameters(model))
     if prune_biases:

@@ -1,7 +1,8 @@
 """Saliency pruners: magnitude, SNIP, iterative SNIP, GraSP, SynFlow, ProsPr.
 
 Each computes one score per weight and keeps the global top-k (:func:`global_topk_masks`, exact count,
-deterministic ties). Defaults reproduce the reference implementations the MGE study ran (METHOD.md §5.1;
+deterministic ties). Defaults reproduce the reference implementations the MGE study ran
+(docs/method/pruners.md;
 checked against their stored outputs in tests/unit/test_pruning_reference.py). Every ``*_scores``
 function is public so that tests (and curious users) can check the scores themselves, not only the masks.
 
@@ -345,7 +346,7 @@ def synflow(
     with a = 1 − (1−s)^{1/iterations} (:func:`synflow_schedule`, the reference's ``torch.nn.utils.prune``
     rule). The last round keeps exactly round((1−s)·N), where the reference's rule ends a few entries above.
     ``prune_biases`` (True, as the MGE code): the Conv/Linear biases are scored and pruned with the weights
-    (METHOD.md §7 item 14). ``dtype`` float64 by default: R grows like a product over the layers (≈2e36
+    (docs/method/pruners.md). ``dtype`` float64 by default: R grows like a product over the layers (≈2e36
     for WRN-28-2 at 32×32, a factor 150 below float32's limit), so deeper or wider nets overflow float32.
     """
     _check_positive("iterations of pruner 'synflow'", iterations)

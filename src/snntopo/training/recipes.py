@@ -1,4 +1,5 @@
-"""Training recipes: the MGE study's hyper-parameters (METHOD.md §5.1) as defaults, overridable from config.
+"""Training recipes: the MGE study's hyper-parameters (docs/method/training.md) as defaults, overridable from
+config.
 
 ``recipe_for(dataset, model, overrides)`` looks the dataset up in the ``RECIPES`` registry, which returns
 the study's recipe for that dataset and model; ``overrides`` (a config mapping) then replaces fields one by
