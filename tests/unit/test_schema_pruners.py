@@ -13,7 +13,7 @@ from snntopo.pruning.saliency import _DTYPES, META_GRADIENTS
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = load_schema(ROOT / "config/schema.yaml")
 PRUNERS = SCHEMA["properties"]["pruners"]["properties"]
-DESCRIBED = ["er", "grasp", "prospr", "synflow"]
+DESCRIBED = ["er", "grasp", "prospr", "synflow", "iter_snip", "fullspectrum"]
 
 
 def minimal(**extra):

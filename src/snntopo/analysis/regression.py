@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -131,22 +131,30 @@ class LinearEstimator:
         return np.asarray(self.model.predict(X), dtype=float)
 
 
-def _xgboost(setting: str) -> type:
-    class XGBEstimator:
-        """XGBoost ``XGBRegressor`` with exact greedy splits and one thread (groups run in parallel).
+def _xgboost_model(cfg: AnalysisConfig, setting: str) -> Any:
+    """XGBoost ``XGBRegressor`` with exact greedy splits and one thread (groups run in parallel).
 
-        On groups of tens to hundreds of networks the exact method is both faithful (no quantile sketch)
-        and faster: the hist method builds a quantile matrix per fit, which costs more than the trees
-        (0.05 s vs 0.12 s per 100-tree fit on 170 × 16, measured with bench/analysis.py's machine)."""
+    On groups of tens to hundreds of networks the exact method is both faithful (no quantile sketch) and
+    faster: the hist method builds a quantile matrix per fit, which costs more than the trees (0.05 s vs
+    0.12 s per 100-tree fit on 170 × 16, measured with bench/analysis.py's machine)."""
+    from xgboost import XGBRegressor
 
-        kind = "xgboost"
+    return XGBRegressor(**getattr(cfg, setting), tree_method="exact", n_jobs=1, random_state=cfg.seed)
 
+
+def _forest_model(cfg: AnalysisConfig, setting: str) -> Any:
+    """scikit-learn ``RandomForestRegressor`` (one job: groups run in parallel instead)."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    return RandomForestRegressor(**getattr(cfg, setting), n_jobs=1, random_state=cfg.seed)
+
+
+def _library_learner(kind: str, build: Callable[[AnalysisConfig, str], Any], setting: str) -> type:
+    """An estimator class of the registry around a maintained library's regressor, used as it is."""
+
+    class LibraryEstimator:
         def __init__(self, cfg: AnalysisConfig):
-            from xgboost import XGBRegressor
-
-            self.model = XGBRegressor(
-                **getattr(cfg, setting), tree_method="exact", n_jobs=1, random_state=cfg.seed
-            )
+            self.model = build(cfg, setting)
 
         def fit(self, X: np.ndarray, y: np.ndarray) -> Any:
             self.model.fit(X, y)
@@ -155,36 +163,16 @@ def _xgboost(setting: str) -> type:
         def predict(self, X: np.ndarray) -> np.ndarray:
             return np.asarray(self.model.predict(X), dtype=float)
 
-    XGBEstimator.__name__ = f"XGB_{setting}"
-    return XGBEstimator
-
-
-def _forest(setting: str) -> type:
-    class ForestEstimator:
-        """scikit-learn ``RandomForestRegressor`` (one job: groups run in parallel instead)."""
-
-        kind = "random_forest"
-
-        def __init__(self, cfg: AnalysisConfig):
-            from sklearn.ensemble import RandomForestRegressor
-
-            self.model = RandomForestRegressor(**getattr(cfg, setting), n_jobs=1, random_state=cfg.seed)
-
-        def fit(self, X: np.ndarray, y: np.ndarray) -> Any:
-            self.model.fit(X, y)
-            return self
-
-        def predict(self, X: np.ndarray) -> np.ndarray:
-            return np.asarray(self.model.predict(X), dtype=float)
-
-    ForestEstimator.__name__ = f"Forest_{setting}"
-    return ForestEstimator
+    LibraryEstimator.kind = kind
+    LibraryEstimator.__name__ = f"{kind}_{setting}"
+    LibraryEstimator.__doc__ = build.__doc__
+    return LibraryEstimator
 
 
 for _setting in ("gbt", "gbt_alt"):
-    ESTIMATORS.register(_setting)(_xgboost(_setting))
+    ESTIMATORS.register(_setting)(_library_learner("xgboost", _xgboost_model, _setting))
 for _setting in ("rf", "rf_alt"):
-    ESTIMATORS.register(_setting)(_forest(_setting))
+    ESTIMATORS.register(_setting)(_library_learner("random_forest", _forest_model, _setting))
 
 #: Learner family of each estimator (the sensitivity check needs two families).
 FAMILY: dict[str, str] = {
