@@ -14,7 +14,7 @@ import yaml
 from scipy import stats
 
 from snntopo.analysis import AnalysisConfig, run_claims, run_ranking, run_regression
-from snntopo.analysis.claims import verdict
+from snntopo.analysis.claims import MIN_VERDICT_GROUPS, _claim_rows, verdict
 from snntopo.analysis.cv import CV_SCHEMES, config_groups, fold_index, make_splits
 from snntopo.analysis.ranking import hierarchical_tau, kendall_tau_b
 from snntopo.analysis.regression import (
@@ -262,6 +262,30 @@ def test_planted_perfect_feature_ranks_held_out_pruners_exactly_and_noise_does_n
     assert ceiling["n_groups"] == 10 and ceiling["kendall_tau"] > 0.5
 
 
+def test_too_few_groups_give_no_verdict():
+    rows = _claim_rows(
+        "c",
+        "p",
+        "config",
+        [
+            (
+                "a − b",
+                {"estimate": 1.0, "low": 0.9, "high": 1.1, "n_groups": MIN_VERDICT_GROUPS - 1, "note": ""},
+            )
+        ],
+        "rule",
+    )
+    assert all(r["verdict"].startswith("inconclusive (only 4 groups") for r in rows)
+    rows = _claim_rows(
+        "c",
+        "p",
+        "config",
+        [("a − b", {"estimate": 1.0, "low": 0.9, "high": 1.1, "n_groups": MIN_VERDICT_GROUPS, "note": ""})],
+        "rule",
+    )
+    assert [r["verdict"] for r in rows] == ["holds", "holds"]
+
+
 def test_claims_verdict_rule_by_hand():
     assert verdict([0.1, 0.2], [0.3, 0.4]) == "holds"
     assert verdict([0.1, -0.1], [0.3, 0.2]) == "inconclusive"
@@ -272,7 +296,10 @@ def test_claims_verdict_rule_by_hand():
 
 def test_claims_follow_the_planted_truth():
     # mge holds the driver; rolled and density are noise: claim 1 must hold under both schemes
-    table = make_synthetic_table(noise=0.01, sparsities=(0.5, 0.7, 0.9))
+    # (six (model, dataset) groups: a verdict needs MIN_VERDICT_GROUPS = 5)
+    table = make_synthetic_table(
+        models=("mlp", "cnn", "conv6"), datasets=("digits", "cifar10"), noise=0.01, sparsities=(0.5, 0.7, 0.9)
+    )
     scores = {"ramanujan:mean_delta_r_norm": "higher", "ramanujan:mean_imdb_norm": "higher"}
     cfg = {**FAST, "feature_sets": ["mge", "rolled", "rolled_channel", "density"], "estimators": ["gbt"],
            "gbt": {"n_estimators": 30}, "protocols": ["model_dataset"], "ranking_scores": scores}  # fmt: skip

@@ -27,6 +27,9 @@ from snntopo.topometric_names import METRIC_GROUPS
 
 #: An importance (R² lost when a metric group is permuted) below this is negligible.
 NEGLIGIBLE_IMPORTANCE = 0.01
+#: Fewer groups than this give no verdict: a bootstrap interval over 2–4 group values is not an interval
+#: (with 2 groups it is about their range), so the claim is ``inconclusive`` whatever the estimate.
+MIN_VERDICT_GROUPS = 5
 #: The schemes the claims are judged under (honest first) and shown beside it.
 CLAIM_SCHEMES: tuple[str, ...] = ("config", "network")
 #: The comparators of claim 1 and the candidates of claim 3.
@@ -137,15 +140,23 @@ def _paired(
 def _claim_rows(claim: str, protocol: str, cv: str, parts: list[tuple[str, dict[str, Any]]], rule: str,
                 threshold: float = 0.0) -> list[dict[str, Any]]:  # fmt: skip
     label = CV_SCHEMES.get(cv).label if cv in CV_SCHEMES else cv
-    overall = verdict([p["low"] for _, p in parts], [p["high"] for _, p in parts], threshold)
+    n_min = min((p["n_groups"] for _, p in parts), default=0)
+    overall = _judged([p["low"] for _, p in parts], [p["high"] for _, p in parts], n_min, threshold)
+    rule += f"; fewer than {MIN_VERDICT_GROUPS} groups: inconclusive"
     rows = [{"claim": claim, "comparison": name, "protocol": protocol, "cv": cv, "cv_label": label,
              "estimate": p["estimate"], "low": p["low"], "high": p["high"], "n_groups": p["n_groups"],
-             "verdict": _with_note(verdict([p["low"]], [p["high"]], threshold), p["note"]),
+             "verdict": _with_note(_judged([p["low"]], [p["high"]], p["n_groups"], threshold), p["note"]),
              "rule": rule} for name, p in parts]  # fmt: skip
     rows.append({"claim": claim, "comparison": "overall", "protocol": protocol, "cv": cv, "cv_label": label,
-                 "n_groups": min((p["n_groups"] for _, p in parts), default=0), "verdict": overall,
-                 "rule": rule})  # fmt: skip
+                 "n_groups": n_min, "verdict": overall, "rule": rule})  # fmt: skip
     return rows
+
+
+def _judged(lows: Iterable[float], highs: Iterable[float], n_groups: int, threshold: float) -> str:
+    """:func:`verdict`, or ``inconclusive`` naming why when too few groups stand behind the intervals."""
+    if 0 < n_groups < MIN_VERDICT_GROUPS:
+        return f"inconclusive (only {n_groups} groups; a verdict needs {MIN_VERDICT_GROUPS})"
+    return verdict(lows, highs, threshold)
 
 
 def _with_note(text: str, note: str) -> str:
