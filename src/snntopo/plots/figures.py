@@ -316,13 +316,19 @@ def metric_vs_drop(
     models = sorted(frame["model"].unique())
     datasets = sorted(frame["dataset"].astype(str).unique())
     colours = dict(zip(models, sns.color_palette("deep", len(models)), strict=True))
-    fig, axes = _grid(len(cols), len(datasets), 2.6, 2.0)
+    # A row holds whole sets of datasets, at least four panels wide: one data set must not give a
+    # one-column strip of 16 panels.
+    n_cols = len(datasets) * max(1, 4 // len(datasets))
+    n_panels = len(cols) * len(datasets)
+    fig, axes = _grid(-(-n_panels // n_cols), n_cols, 2.6, 2.0)
+    for ax in axes.flat[n_panels:]:
+        ax.set_axis_off()
     y_all = frame["y"].to_numpy(float)
     ds_all, model_all = frame["dataset"].astype(str).to_numpy(), frame["model"].to_numpy()
     for i, col in enumerate(cols):
         x_all = frame[col].to_numpy(float)
         for j, ds in enumerate(datasets):
-            ax = axes[i][j]
+            ax = axes.flat[i * len(datasets) + j]
             in_ds = (ds_all == ds) & np.isfinite(x_all) & np.isfinite(y_all)
             xlim, ylim = robust_limits(x_all[in_ds]), robust_limits(y_all[in_ds])
             for model in models:
