@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import Dataset
+from _counting_data import CountingDataset
 
 from snntopo.errors import CheckpointError
 from snntopo.metrics.fullspectrum import layer_coordinate
@@ -37,20 +37,6 @@ from snntopo.utils import tensors_checksum
 
 SHAPE = (1, 8, 8)
 REFERENCE = Path(__file__).resolve().parents[3] / "shared/data/reference-outputs"
-
-
-class CountingDataset(Dataset):
-    def __init__(self, n=300, seed=0):
-        gen = torch.Generator().manual_seed(seed)
-        self.x, self.y = torch.randn(n, *SHAPE, generator=gen), torch.arange(n) % 10
-        self.fetched = 0
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, i):
-        self.fetched += 1
-        return self.x[i], self.y[i]
 
 
 @pytest.fixture(scope="module")

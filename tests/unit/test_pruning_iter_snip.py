@@ -5,8 +5,8 @@ import dataclasses
 import pytest
 import torch
 import torch.nn.functional as F
+from _counting_data import CountingDataset
 from torch.func import functional_call
-from torch.utils.data import Dataset
 
 from snntopo.errors import InvalidValueError, UnknownNameError
 from snntopo.models import init_model, prunable_parameters
@@ -30,20 +30,6 @@ class CountingBatches:
         for i, b in enumerate(self.batches):
             self.served.append(i)
             yield b
-
-
-class CountingDataset(Dataset):
-    def __init__(self, n):
-        gen = torch.Generator().manual_seed(0)
-        self.x, self.y = torch.randn(n, 1, 8, 8, generator=gen), torch.arange(n) % 10
-        self.fetched = 0
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, i):
-        self.fetched += 1
-        return self.x[i], self.y[i]
 
 
 def bn_modes_seen(model):
