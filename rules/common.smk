@@ -1,6 +1,5 @@
 """Shared helpers for the rules: sweep enumeration, path patterns and per-rule parameters."""
 
-import math
 from pathlib import Path
 
 RESULTS = Path(config["results_dir"])
@@ -191,44 +190,13 @@ DST_TARGETS = (
 )
 
 
-# Memory of one prune job, from bench/pruning.py (CPU, 1 torch thread, 32×32 inputs, default options =
-# the reference's BatchNorm batches: GraSP 25 samples/class in two halves, ProsPr 3 + 1 batches of 512).
-# Measured 2026-12-02 on the shared 2-vCPU machine, load average ~11 (peak RSS of a fresh process, MiB):
-#   resnet20 grasp  C=10: 1,299 (+749 over the 550 MiB baseline of interpreter, torch, model and data)
-#   resnet20 grasp  C=100: 5,405 (+4,844): GraSP grows by (4,844 − 749)/90 = 45.5 MiB per class
-#   resnet20 prospr C=10: 3,316 (+2,766)
-#   wrn28_2  grasp  C=10: 2,430 (+1,868): 2.49× ResNet-20's growth, so ≈113 MiB per class (extrapolated)
-#   wrn28_2  prospr C=10: 5,261 (+4,699), 372 s (ResNet-20: 94 s; GraSP: 12 s ResNet-20, 51 s WRN-28-2)
-# Other models (conv6, resnet32) get the larger WRN-28-2 figures; other pruners stay at 4,000 MiB (their
-# peaks are far below: one batch, no second-order term). Request = 1.25 × the peak, rounded up to 500 MiB.
-PRUNE_PEAK_MB = {
-    ("resnet20", "grasp"): 1299,
-    ("resnet20", "prospr"): 3316,
-    ("wrn28_2", "grasp"): 2430,
-    ("wrn28_2", "prospr"): 5261,
-}
-GRASP_MB_PER_CLASS = {"resnet20": 45.5, "wrn28_2": 113.4}
-# Classes of the datasets whose GraSP sample is larger than CIFAR-10's (25 samples of every class).
-DATASET_CLASSES = {"cifar100": 100, "tinyimagenet": 200}
+# Memory of one prune job: the measured peak of the pruner that scores (snntopo.prune_budget, torch-free).
+from snntopo.prune_budget import prune_mem_mb as measured_prune_mem_mb
 
 
 def prune_mem_mb(wildcards):
-    """Memory request (MiB) of a prune job: the measured peak of its pruner on its model and class count."""
+    """Memory request (MiB) of a prune job; full-spectrum samples run one after another: its base's peak."""
     pruner = pruner_name(wildcards)
-    if (
-        pruner == "fullspectrum"
-    ):  # samples run one after another: the base pruner's peak
-        pruner = (
-            config["pruners"].get("fullspectrum", {}).get("base", "snip")
-        )  # its default base
-    measured = {m: mb for (m, p), mb in PRUNE_PEAK_MB.items() if p == pruner}
-    if not measured:
-        return 4000
-    model = wildcards.model if wildcards.model in measured else "wrn28_2"
-    peak = measured[model]
-    if pruner == "grasp":
-        extra_classes = DATASET_CLASSES.get(wildcards.dataset, 10) - 10
-        peak += GRASP_MB_PER_CLASS.get(model, GRASP_MB_PER_CLASS["wrn28_2"]) * max(
-            0, extra_classes
-        )
-    return max(4000, 500 * math.ceil(1.25 * peak / 500))
+    if pruner == "fullspectrum":
+        pruner = config["pruners"].get("fullspectrum", {}).get("base", "snip")
+    return measured_prune_mem_mb(pruner, wildcards.model, wildcards.dataset)
