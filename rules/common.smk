@@ -137,6 +137,9 @@ BGE_ENCODINGS = [e for e in measured_encodings() if e != "mge"]
 MEASURE_INPUTS = {
     "init": RESULTS / "{dataset}/{model}/seed{seed}/init.pt",
     "mask": RESULTS / POINT / "mask.pt",
+    # the pruned mask file also holds the weights training started from (fullspectrum's warm-up), also
+    # at DST points, whose "mask" input below becomes the evolved final mask
+    "start": RESULTS / POINT / "mask.pt",
 }
 if config["metrics"]["weights"] == "trained":
     MEASURE_INPUTS["trained"] = RESULTS / POINT / "train/model.pt"

@@ -2,6 +2,7 @@ rule dst_topology:
     """Metrics of every mask snapshot of one DST point's training (topology vs update step)."""
     input:
         init=RESULTS / "{dataset}/{model}/seed{seed}/init.pt",
+        start=RESULTS / POINT / "mask.pt",  # with the weights training started from, if warmed up
         # train writes mask_snapshots/ beside final_mask.pt in the same job (and clears it on a restart), so
         # the snapshots are complete and current once final_mask.pt exists; they are not a declared output
         # because the train rule is shared with PaI points, which write none.

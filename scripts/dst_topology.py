@@ -4,12 +4,14 @@ from pathlib import Path
 
 from snntopo.metrics.evolution import topology_over_training
 from snntopo.models import load_init
+from snntopo.pruning import start_from_mask
 from snntopo.training import SNAPSHOT_DIR, load_mask_snapshots
 from snntopo.utils import atomic_path, job_logger
 
 log = job_logger(f"snntopo.{snakemake.rule}", snakemake.log[0] if snakemake.log else None)
 params, inputs = snakemake.params, snakemake.input
 model, init = load_init(inputs.init)
+start_from_mask(model, inputs.start)  # snapshots are measured on the weights training started from
 # The train job writes the snapshots beside final_mask.pt (see rules/dst.smk).
 snapshots = load_mask_snapshots(Path(inputs.final_mask).parent / SNAPSHOT_DIR)
 if not snapshots:

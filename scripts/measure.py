@@ -11,7 +11,7 @@ import torch
 from snntopo.encoding import save_graph
 from snntopo.metrics.measure import measure
 from snntopo.models import load_init
-from snntopo.pruning import apply_masks, load_masks, load_start_state
+from snntopo.pruning import apply_masks, load_masks, start_from_mask
 from snntopo.utils import job_logger, write_json
 
 log = job_logger(f"snntopo.{snakemake.rule}", snakemake.log[0] if snakemake.log else None)
@@ -19,9 +19,7 @@ wc, params, inputs = snakemake.wildcards, snakemake.params, snakemake.input
 plan = {"mge": params.families} if snakemake.rule == "measure_mge" else dict(params.families)
 model, init = load_init(inputs.init)
 masks = load_masks(inputs.mask, model)
-start_state = load_start_state(inputs.mask)  # "init" weights = where training started (warm-up, if any)
-if start_state is not None:
-    model.load_state_dict(start_state)
+start_from_mask(model, inputs.start)  # "init" weights = where training started (warm-up, if any)
 init_state = {k: v.clone() for k, v in model.state_dict().items()}
 if hasattr(inputs, "trained"):  # Namedlist: `in` would test values, not names
     model.load_state_dict(torch.load(inputs.trained, map_location="cpu", weights_only=True)["state_dict"])

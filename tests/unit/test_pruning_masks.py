@@ -17,6 +17,7 @@ from snntopo.pruning import (
     prune,
     prune_and_summarize,
     save_masks,
+    start_from_mask,
     summarize,
 )
 from snntopo.utils import tensors_checksum
@@ -109,6 +110,19 @@ def test_save_load_round_trip_and_json_summary(tmp_path, mlp):
     assert on_disk["global"]["sparsity"] == pytest.approx(0.9, abs=1 / 832)
     assert on_disk["collapsed_layers"] == []
     assert not list(path.parent.glob(".*.tmp"))  # atomic writes leave no temporaries
+
+
+def test_start_from_mask_loads_the_stored_start_weights_only_when_there_are_some(tmp_path, mlp):
+    masks, summary = prune_and_summarize("erk", mlp, 0.9, seed=1)
+    init = {k: v.clone() for k, v in mlp.state_dict().items()}
+    warmed = {k: v + 1.0 if v.is_floating_point() else v for k, v in init.items()}
+    save_masks(tmp_path / "plain.pt", masks, summary)
+    warm_summary = {**summary, "start_weights": {"source": "test", "checksum": tensors_checksum(warmed)}}
+    save_masks(tmp_path / "warm.pt", masks, warm_summary, start_state=warmed)
+    assert not start_from_mask(mlp, tmp_path / "plain.pt")
+    assert tensors_checksum(mlp.state_dict()) == tensors_checksum(init)
+    assert start_from_mask(mlp, tmp_path / "warm.pt")
+    assert tensors_checksum(mlp.state_dict()) == tensors_checksum(warmed) != tensors_checksum(init)
 
 
 def test_load_errors_name_the_file_or_the_layer(tmp_path, mlp):

@@ -26,6 +26,7 @@ from snntopo.pruning.masks import (
     load_masks,
     load_start_state,
     save_masks,
+    start_from_mask,
     summarize,
 )
 from snntopo.pruning.random import apportion, erdos_renyi_densities
@@ -72,6 +73,7 @@ __all__ = [
     "score_layers",
     "search_table",
     "snip_scores",
+    "start_from_mask",
     "summarize",
     "synflow_scores",
 ]

@@ -235,6 +235,17 @@ def load_start_state(path: str | os.PathLike[str]) -> dict[str, torch.Tensor] | 
     return state
 
 
+def start_from_mask(model: nn.Module, path: str | os.PathLike[str]) -> bool:
+    """Load into ``model`` the weights stored with the mask at ``path`` for training to start from (a
+    full-spectrum warm-up), if there are any; whether it did. Training, measuring and the DST topology
+    all start from the same weights this way (a point's own ``mask.pt``, not an evolved final mask)."""
+    state = load_start_state(path)
+    if state is None:
+        return False
+    model.load_state_dict(state)
+    return True
+
+
 def load_mask_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The summary stored inside ``mask.pt`` (identical to the ``mask.json`` beside it)."""
     return _read(path)["summary"]
